@@ -1,0 +1,44 @@
+# The two commands a fresh machine needs are `make run` and `make test`; every other
+# target is a step of theirs. Targets depend on the virtualenv's stamp, so a second
+# `make` installs nothing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck openapi openapi-check bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/dho migrate
+	$(BIN)/dho demo
+	$(BIN)/dho serve --host 127.0.0.1 --port 8000
+
+test: install openapi-check lint typecheck
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+openapi: install
+	$(BIN)/python -m service.openapi_spec write openapi/openapi.json
+
+openapi-check: install
+	$(BIN)/python -m service.openapi_spec check openapi/openapi.json
+
+bench: install
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

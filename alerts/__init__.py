@@ -1,0 +1,38 @@
+"""The triage core of digital home follow-up: plain data in, findings out.
+
+No database, web framework or clock: the service passes a care plan, the readings and "now",
+and stores what comes back. That keeps every rule cheap to test by tables and lets a care
+plan be previewed by replaying old readings through the same code.
+"""
+
+from alerts.baseline import propose_bands
+from alerts.careplan import CarePlan, PlanStatus, Schedule
+from alerts.engine import evaluate, patient_advice
+from alerts.missing import scan_missing
+from alerts.model import Band, Direction, Finding, Judgement, LocalText, Reading, Rule, Severity
+from alerts.news2 import News2, news2_score
+from alerts.protocols import Protocol, ProtocolError, available_protocols, load_protocol
+
+__all__ = [
+    "Band",
+    "CarePlan",
+    "Direction",
+    "Finding",
+    "Judgement",
+    "LocalText",
+    "News2",
+    "PlanStatus",
+    "Protocol",
+    "ProtocolError",
+    "Reading",
+    "Rule",
+    "Schedule",
+    "Severity",
+    "available_protocols",
+    "evaluate",
+    "load_protocol",
+    "news2_score",
+    "patient_advice",
+    "propose_bands",
+    "scan_missing",
+]

@@ -1,0 +1,1 @@
+"""Who is calling: bearer JWTs from trusted OIDC issuers, turned into a ``Principal``."""

@@ -1,0 +1,50 @@
+"""FastAPI dependencies that turn the Authorization header into a checked ``Principal``.
+
+A route states who may call it in its signature, e.g. ``principal: ObservationCreator``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.auth.principal import Interaction, Principal
+from service.auth.tokens import InvalidToken
+from service.errors import Forbidden, Unauthorized
+from service.state import app_state
+
+
+async def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required")
+    try:
+        principal = await app_state(request).verifier.verify(token.strip())
+    except InvalidToken as error:
+        raise Unauthorized(str(error)) from None
+    request.state.principal = principal
+    return principal
+
+
+def require(resource_type: str, interaction: Interaction) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(
+        principal: Annotated[Principal, Depends(current_principal)],
+    ) -> Principal:
+        if not principal.allows(resource_type, interaction):
+            raise Forbidden(f"the token's scopes do not allow this on {resource_type}")
+        return principal
+
+    return dependency
+
+
+ObservationCreator = Annotated[Principal, Depends(require("Observation", "c"))]
+ObservationReader = Annotated[Principal, Depends(require("Observation", "r"))]
+ObservationSearcher = Annotated[Principal, Depends(require("Observation", "s"))]
+PatientCreator = Annotated[Principal, Depends(require("Patient", "c"))]
+PatientReader = Annotated[Principal, Depends(require("Patient", "r"))]
+PatientSearcher = Annotated[Principal, Depends(require("Patient", "s"))]
+OrganizationSearcher = Annotated[Principal, Depends(require("Organization", "s"))]
+AnyPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,75 @@
+"""The caller as the rest of the service sees it: a role, the centres it acts in, and
+SMART on FHIR scopes. Repositories take a ``Principal`` and restrict their queries by
+it; routers never repeat the check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    patient = "patient"
+    nurse = "nurse"
+    researcher = "researcher"
+    admin = "admin"
+    system = "system"
+    auditor = "auditor"
+
+
+# Interactions in SMART v2 letters: create, read, update, delete, search.
+Interaction = str
+
+_V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
+
+DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
+    Role.patient: ("patient/Observation.crs", "patient/Patient.rs"),
+    Role.nurse: (
+        "user/Observation.rs",
+        "user/Patient.crus",
+        "user/Organization.rs",
+        "user/Device.rs",
+    ),
+    Role.admin: ("user/Patient.crus", "user/Organization.rs", "user/Device.cruds"),
+    Role.researcher: ("user/Group.rs",),
+    Role.system: ("system/Observation.crs", "system/Device.crs", "system/Patient.rs"),
+    Role.auditor: ("user/AuditEvent.rs",),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    role: Role
+    centres: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    issuer: str = ""
+    client_id: str | None = None
+
+    def allows(self, resource_type: str, interaction: Interaction) -> bool:
+        """Whether one of the token's scopes grants ``interaction`` on ``resource_type``.
+
+        SMART v2 (``patient/Observation.cr``) and the v1 forms (``.read``, ``.write``,
+        ``.*``) are understood; the context prefix must fit the role, so a patient
+        token carrying ``user/`` scopes gains nothing from them.
+        """
+        context = _CONTEXT_OF_ROLE[self.role]
+        for scope in self.scopes:
+            prefix, _, rest = scope.partition("/")
+            resource, _, permissions = rest.partition(".")
+            if prefix != context or resource not in (resource_type, "*"):
+                continue
+            letters = _V1_PERMISSIONS.get(permissions, permissions)
+            if interaction in letters:
+                return True
+        return False
+
+
+_CONTEXT_OF_ROLE = {
+    Role.patient: "patient",
+    Role.nurse: "user",
+    Role.admin: "user",
+    Role.researcher: "user",
+    Role.auditor: "user",
+    Role.system: "system",
+}

@@ -1,0 +1,28 @@
+"""``GET /fhir/metadata``: the CapabilityStatement kept in ``fhir/``, served as is."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+
+from service.fhirkit.catalogue import DEFAULT_FHIR_DIR
+from service.fhirkit.responses import FhirResponse
+
+router = APIRouter(prefix="/fhir", tags=["FHIR metadata"])
+
+
+@lru_cache(maxsize=2)
+def capability_statement(fhir_dir: Path = DEFAULT_FHIR_DIR) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(
+        (fhir_dir / "CapabilityStatement.json").read_text(encoding="utf-8")
+    )
+    return document
+
+
+@router.get("/metadata")
+async def metadata() -> FhirResponse:
+    return FhirResponse(capability_statement())

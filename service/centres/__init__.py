@@ -1,0 +1,1 @@
+"""Follow-up centres (oppfølgingstjenester): the tenants of the service."""

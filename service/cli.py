@@ -1,0 +1,162 @@
+"""The ``dho`` command: serve, migrate, demo, token, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from service.settings import get_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dho", description="Digital home follow-up backend")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+
+    commands.add_parser("migrate", help="bring the database schema to the newest revision")
+    commands.add_parser("demo", help="load demo centres, patients and readings (idempotent)")
+    commands.add_parser("worker", help="run background jobs")
+
+    token = commands.add_parser("token", help="mint a development token (dev issuer only)")
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=["patient", "nurse", "researcher", "admin", "system", "auditor"],
+    )
+    token.add_argument("--subject", required=True, help="user id; for a patient, the patient id")
+    token.add_argument("--centre", action="append", default=[], help="centre id (repeatable)")
+    token.add_argument("--scope", action="append", default=None, help="override the scopes")
+    token.add_argument("--minutes", type=int, default=480)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = {
+        "serve": _serve,
+        "migrate": _migrate,
+        "demo": _demo,
+        "token": _token,
+        "worker": _worker,
+    }[args.command]
+    return handler(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.auth.dev_issuer import load_or_create_key
+    from service.logs import configure
+
+    settings = get_settings()
+    configure(settings.log_level)
+    if settings.dev_issuer_enabled:
+        load_or_create_key(settings.var_dir)  # once, before the workers start
+        database = _safe_url(settings.database_url)
+        print(
+            f"DHO on http://{args.host}:{args.port}  (database: {database})\n"
+            "Get a token:  .venv/bin/dho token --role nurse --subject nurse-1 --centre salten\n"
+            f'Try it:       curl -H "Authorization: Bearer $TOKEN" '
+            f"'http://{args.host}:{args.port}/fhir/Observation?_count=5'\n"
+            f"API docs:     http://{args.host}:{args.port}/docs",
+            flush=True,
+        )
+    uvicorn.run(
+        "service.asgi:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from service.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from service import demo
+    from service.database import create_engine
+    from service.fhirkit.catalogue import load_catalogue
+    from service.ingest.service import IngestContext
+    from service.ingest.triage_seam import NoTriage
+    from service.models_base import utcnow
+    from service.patients.identity_vault import vault_from_settings
+
+    settings = get_settings()
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings)
+        try:
+            from datetime import timedelta
+
+            ctx = IngestContext(
+                catalogue=load_catalogue(settings.fhir_dir),
+                judge=NoTriage(),
+                now=utcnow(),
+                future_skew=timedelta(seconds=settings.future_skew_seconds),
+                local_zone=ZoneInfo(settings.local_timezone),
+            )
+            return await demo.load(engine, ctx, vault_from_settings(settings))
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(run())
+    print(
+        f"demo: {counts['patients_created']} patients and {counts['readings_created']} readings "
+        "added (centres: salten, trondheim)"
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from service.auth.dev_issuer import mint_token
+    from service.auth.principal import Role
+
+    settings = get_settings()
+    if not settings.dev_issuer_enabled:
+        print("an external issuer is configured: get tokens from it", file=sys.stderr)
+        return 2
+    print(
+        mint_token(
+            settings,
+            role=Role(args.role),
+            subject=args.subject,
+            centres=args.centre,
+            scopes=args.scope,
+            lifetime_seconds=args.minutes * 60,
+        )
+    )
+    return 0
+
+
+def _worker(_: argparse.Namespace) -> int:
+    from service import worker
+
+    asyncio.run(worker.run(get_settings()))
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,201 @@
+"""Demo data for ``make run``: two follow-up centres, 20 patients, a fortnight of readings.
+
+Readings go through the real gateway path (transaction Bundles with conditional
+Patient and Device entries), so the demo also shows what a gateway sends. Running it
+twice adds nothing: centres are upserted, patients are found by identity number, and
+readings carry identifiers, so repeats are deduplicated like any gateway retry.
+The names are invented and the identity numbers synthetic-by-construction (valid
+check digits, generated from fixed birth dates); they are not real people.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.auth.principal import DEFAULT_SCOPES, Principal, Role
+from service.centres import repository as centres
+from service.fhirkit.catalogue import LOINC, MDC, UCUM
+from service.fhirkit.outcome import FhirError
+from service.ingest import bundle
+from service.ingest.service import IngestContext
+from service.patients import service as patients
+from service.patients.identity_number import FNR_SYSTEM, generate_identity_number
+from service.patients.identity_vault import IdentityVault
+
+CENTRES = [
+    {
+        "id": "salten",
+        "name": "Oppfølgingstjenesten Salten",
+        "org_number": None,
+        "municipalities": ["1804", "1840", "1841"],
+    },
+    {
+        "id": "trondheim",
+        "name": "Trondheim kommune, digital hjemmeoppfølging",
+        "org_number": None,
+        "municipalities": ["5001"],
+    },
+]
+GIVEN = ["Kari", "Ola", "Ingrid", "Per", "Solveig", "Arne", "Randi", "Knut", "Astrid", "Nils"]
+FAMILY = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg"]
+PROTOCOLS = ["heart_failure", "copd", "hypertension", "diabetes"]
+DAYS = 14
+
+
+async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) -> dict[str, int]:
+    counts = {"patients_created": 0, "readings_created": 0}
+    async with engine.begin() as conn:
+        for centre in CENTRES:
+            await centres.upsert(conn, centre)
+    rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
+    for index in range(20):
+        centre = CENTRES[index % 2]
+        staff = Principal(
+            subject="demo-loader",
+            role=Role.nurse,
+            centres=(str(centre["id"]),),
+            scopes=frozenset(DEFAULT_SCOPES[Role.nurse]) | {"user/Observation.crs"},
+        )
+        fnr = generate_identity_number(date(1935 + index * 2, 1 + index % 12, 3 + index), 100)
+        async with engine.begin() as conn:
+            try:
+                await patients.enrol(conn, staff, _patient(index, fnr, centre), vault)
+                counts["patients_created"] += 1
+            except FhirError as error:
+                if error.status_code != 409:
+                    raise
+        protocol = PROTOCOLS[index % len(PROTOCOLS)]
+        for day in range(DAYS, 0, -1):
+            when = (ctx.now - timedelta(days=day)).replace(
+                hour=8, minute=rng.randint(0, 50), second=0, microsecond=0
+            )
+            entries = _gateway_bundle(index, fnr, protocol, when, rng)
+            async with engine.begin() as conn:
+                response = await bundle.process(conn, staff, entries, ctx, vault, max_entries=50)
+            counts["readings_created"] += sum(
+                1
+                for e in response["entry"]
+                if e["response"]["status"].startswith("201")
+                and e["response"]["location"].startswith("Observation/")
+            )
+    return counts
+
+
+def _patient(index: int, fnr: str, centre: dict[str, Any]) -> dict[str, Any]:
+    municipalities = centre["municipalities"]
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": FNR_SYSTEM, "value": fnr}],
+        "name": [{"family": FAMILY[index % len(FAMILY)], "given": [GIVEN[index % len(GIVEN)]]}],
+        "address": [{"district": municipalities[index % len(municipalities)]}],
+        "managingOrganization": {"reference": f"Organization/{centre['id']}"},
+    }
+
+
+def _gateway_bundle(
+    index: int, fnr: str, protocol: str, when: datetime, rng: random.Random
+) -> dict[str, Any]:
+    patient_url = f"urn:uuid:00000000-0000-4000-8000-{index:012d}"
+    gateway = f"demo-gateway-{index:02d}"
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": patient_url,
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": FNR_SYSTEM, "value": fnr}],
+            },
+            "request": {
+                "method": "POST",
+                "url": "Patient",
+                "ifNoneExist": f"identifier={FNR_SYSTEM}|{fnr}",
+            },
+        }
+    ]
+    readings = _readings(protocol, rng)
+    for kind, observations in readings.items():
+        device_url = f"urn:uuid:00000000-0000-4000-9000-{index:08d}{len(entries):04d}"
+        serial = f"{gateway}-{kind}"
+        entries.append(
+            {
+                "fullUrl": device_url,
+                "resource": {
+                    "resourceType": "Device",
+                    "identifier": [
+                        {"system": "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680", "value": serial}
+                    ],
+                    "type": {"coding": [{"system": MDC, "code": "65573", "display": kind}]},
+                },
+                "request": {"method": "POST", "url": "Device"},
+            }
+        )
+        for code, display, value, unit, components in observations:
+            resource: dict[str, Any] = {
+                "resourceType": "Observation",
+                "identifier": [
+                    {"system": "urn:dho:demo", "value": f"{serial}-{code}-{when.isoformat()}"}
+                ],
+                "status": "final",
+                "category": [
+                    {
+                        "coding": [
+                            {
+                                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                "code": "vital-signs",
+                            }
+                        ]
+                    }
+                ],
+                "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+                "subject": {"reference": patient_url},
+                "device": {"reference": device_url},
+                "effectiveDateTime": when.astimezone(UTC).isoformat(),
+            }
+            if components:
+                resource["component"] = [
+                    {
+                        "code": {"coding": [{"system": LOINC, "code": c}]},
+                        "valueQuantity": {"value": v, "unit": u, "system": UCUM, "code": u},
+                    }
+                    for c, v, u in components
+                ]
+            else:
+                resource["valueQuantity"] = {
+                    "value": value,
+                    "unit": unit,
+                    "system": UCUM,
+                    "code": unit,
+                }
+            entries.append(
+                {"resource": resource, "request": {"method": "POST", "url": "Observation"}}
+            )
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+Reading = tuple[str, str, float | None, str | None, list[tuple[str, float, str]] | None]
+
+
+def _readings(protocol: str, rng: random.Random) -> dict[str, list[Reading]]:
+    bp: Reading = (
+        "85354-9",
+        "Blood pressure panel",
+        None,
+        None,
+        [("8480-6", rng.randint(118, 165), "mm[Hg]"), ("8462-4", rng.randint(68, 98), "mm[Hg]")],
+    )
+    readings: dict[str, list[Reading]] = {"bp-monitor": [bp]}
+    if protocol == "heart_failure":
+        readings["scale"] = [("29463-7", "Body weight", round(rng.uniform(78, 81), 1), "kg", None)]
+    if protocol == "copd":
+        readings["oximeter"] = [
+            ("59408-5", "SpO2", rng.randint(88, 95), "%", None),
+            ("8867-4", "Heart rate", rng.randint(62, 96), "/min", None),
+        ]
+    if protocol == "diabetes":
+        readings["glucometer"] = [
+            ("14743-9", "Glucose", round(rng.uniform(4.5, 11.0), 1), "mmol/L", None)
+        ]
+    return readings

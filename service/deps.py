@@ -1,0 +1,23 @@
+"""Request-scoped dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.state import AppState, app_state
+
+
+async def db_transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the handler returned normally,
+    rolled back when it raised. The commit happens before the response is sent (the
+    dependency's scope is the function), so a 201 always means stored."""
+    async with app_state(request).engine.begin() as conn:
+        yield conn
+
+
+Db = Annotated[AsyncConnection, Depends(db_transaction, scope="function")]
+State = Annotated[AppState, Depends(app_state)]

@@ -1,0 +1,1 @@
+"""Measuring devices and gateways lent to patients."""

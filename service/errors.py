@@ -1,0 +1,133 @@
+"""Errors of the non-FHIR API, and how every error reaches the client.
+
+Two vocabularies, each with one handler:
+
+* FHIR routes (``/fhir/...``) answer ``OperationOutcome`` (see ``service.fhirkit.outcome``).
+* The rest of the API answers ``{"error": <code>, "detail": <text>}``.
+
+``ApiError`` subclasses carry their status code. Raised under a FHIR route they are
+answered as an ``OperationOutcome`` too, so the auth dependencies can be shared.
+Unexpected exceptions answer 500 with the request id only; the traceback goes to the
+log, which never holds personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from service.fhirkit.outcome import FhirError, Issue, IssueCode, operation_outcome
+from service.fhirkit.responses import FhirResponse
+from service.request_context import current_request_id
+
+log = logging.getLogger("dho.errors")
+
+
+class ApiError(Exception):
+    status_code: ClassVar[int] = 400
+    error: ClassVar[str] = "bad_request"
+    fhir_code: ClassVar[IssueCode] = "invalid"
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    error = "unauthorized"
+    fhir_code = "login"
+
+    def __init__(self, detail: str) -> None:
+        challenge = f'Bearer realm="dho", error="invalid_token", error_description="{detail}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error = "forbidden"
+    fhir_code = "forbidden"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    error = "not_found"
+    fhir_code = "not-found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    error = "conflict"
+    fhir_code = "conflict"
+
+
+class Unprocessable(ApiError):
+    status_code = 422
+    error = "unprocessable"
+    fhir_code = "invalid"
+
+
+def _is_fhir(request: Request) -> bool:
+    return request.url.path.startswith("/fhir")
+
+
+def _outcome_response(status: int, issues: list[Issue], headers: dict[str, str]) -> Response:
+    return FhirResponse(operation_outcome(issues), status_code=status, headers=headers)
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if _is_fhir(request):
+        issue = Issue(exc.fhir_code, exc.detail)
+        return _outcome_response(exc.status_code, [issue], exc.headers)
+    body = {"error": exc.error, "detail": exc.detail}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _fhir_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, FhirError)
+    return FhirResponse(exc.outcome(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    # Name the parameter, never echo its value.
+    locations = [".".join(str(p) for p in error.get("loc", ())) for error in exc.errors()]
+    detail = "invalid request: " + ", ".join(sorted(set(locations)))
+    if _is_fhir(request):
+        issues = [Issue("invalid", detail, tuple(sorted(set(locations))))]
+        return _outcome_response(400, issues, {})
+    return JSONResponse({"error": "invalid_request", "detail": detail}, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    text = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if _is_fhir(request):
+        code: IssueCode = "not-found" if exc.status_code == 404 else "processing"
+        return _outcome_response(exc.status_code, [Issue(code, text)], headers)
+    return JSONResponse({"error": "http_error", "detail": text}, exc.status_code, headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    request_id = current_request_id()
+    log.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    detail = f"internal error; quote request id {request_id}"
+    if _is_fhir(request):
+        return _outcome_response(500, [Issue("exception", detail)], {})
+    return JSONResponse({"error": "internal", "detail": detail}, status_code=500)
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(FhirError, _fhir_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

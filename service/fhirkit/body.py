@@ -1,0 +1,85 @@
+"""Reading a FHIR request body without letting it hurt us.
+
+A body is refused before it is parsed if it is too large (413), and after parsing if
+it nests too deeply or holds too many values: fhir.resources would otherwise spend
+seconds and hundreds of megabytes on a hostile 1 MiB array.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from service.fhirkit.outcome import FhirError
+
+ACCEPTED_MEDIA_TYPES = ("application/fhir+json", "application/json")
+
+
+async def read_json_body(
+    request: Request, *, max_bytes: int, max_depth: int, max_items: int
+) -> tuple[dict[str, Any], bytes]:
+    """The parsed body and its raw bytes (kept verbatim for storage)."""
+    _check_media_type(request)
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise FhirError.one(400, "structure", "Content-Length is not a number")
+        if int(declared) > max_bytes:
+            raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(max_bytes)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    return parse_json(raw, max_depth=max_depth, max_items=max_items), raw
+
+
+def parse_json(raw: bytes, *, max_depth: int, max_items: int) -> dict[str, Any]:
+    if not raw.strip():
+        raise FhirError.one(400, "structure", "the request body is empty")
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson also refuses nesting beyond 1024 levels here, without recursion.
+        raise FhirError.one(400, "structure", "the request body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise FhirError.one(400, "structure", "the request body must be a JSON object")
+    _check_shape(document, max_depth=max_depth, max_items=max_items)
+    return document
+
+
+def _check_shape(document: dict[str, Any], *, max_depth: int, max_items: int) -> None:
+    """Iterative walk: depth and total number of values, no recursion to exhaust."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    items = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise FhirError.one(400, "too-costly", f"the JSON nests deeper than {max_depth} levels")
+        children = node.values() if isinstance(node, dict) else node
+        for child in children:
+            items += 1
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+        if items > max_items:
+            raise FhirError.one(400, "too-costly", f"the JSON holds more than {max_items} values")
+
+
+def _check_media_type(request: Request) -> None:
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type not in ACCEPTED_MEDIA_TYPES:
+        raise FhirError.one(
+            415,
+            "not-supported",
+            "send FHIR JSON: Content-Type application/fhir+json or application/json",
+        )
+
+
+def _too_large(max_bytes: int) -> FhirError:
+    return FhirError.one(413, "too-costly", f"the request body is larger than {max_bytes} bytes")

@@ -1,0 +1,274 @@
+"""Bundles from gateways: ``transaction`` (all or nothing) and ``batch`` (entry by entry).
+
+A PHD gateway sends the Patient and its Devices by conditional create
+(``ifNoneExist`` on the identifier) and Observations that reference them by
+``urn:uuid:`` fullUrls. A gateway never enrols anyone: the Patient entry must resolve
+to a patient already enrolled and within the caller's reach. Devices are registered
+on first sight, in the patient's centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal
+from service.devices import repository as devices
+from service.fhirkit.outcome import FhirError
+from service.fhirkit.validation import validate
+from service.ingest import service as ingest
+from service.ingest.resources import etag
+from service.models_base import new_id
+from service.patients import repository as patients
+from service.patients.identity_vault import IdentityVault
+
+_STATUS_TEXT = {
+    200: "200 OK",
+    201: "201 Created",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    404: "404 Not Found",
+    409: "409 Conflict",
+    413: "413 Payload Too Large",
+    422: "422 Unprocessable Entity",
+}
+_ORDER = {"Patient": 0, "Device": 1, "Observation": 2}
+
+
+async def process(
+    conn: AsyncConnection,
+    principal: Principal,
+    bundle: dict[str, Any],
+    ctx: ingest.IngestContext,
+    vault: IdentityVault,
+    *,
+    max_entries: int,
+) -> dict[str, Any]:
+    entries = _entries(bundle, max_entries)
+    if bundle["type"] == "transaction":
+        responses = await _transaction(conn, principal, entries, ctx, vault)
+        kind = "transaction-response"
+    else:
+        responses = await _batch(conn, principal, entries, ctx, vault)
+        kind = "batch-response"
+    return {"resourceType": "Bundle", "type": kind, "entry": responses}
+
+
+def _entries(bundle: dict[str, Any], max_entries: int) -> list[dict[str, Any]]:
+    if bundle.get("resourceType") != "Bundle":
+        raise FhirError.one(422, "invalid", "POST /fhir takes a Bundle", "Bundle.resourceType")
+    if bundle.get("type") not in ("transaction", "batch"):
+        raise FhirError.one(
+            422, "value", "the Bundle type must be transaction or batch", "Bundle.type"
+        )
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise FhirError.one(422, "structure", "entry must be an array of objects", "Bundle.entry")
+    if len(entries) > max_entries:
+        raise FhirError.one(
+            413, "too-costly", f"a Bundle may hold at most {max_entries} entries", "Bundle.entry"
+        )
+    return entries
+
+
+async def _transaction(
+    conn: AsyncConnection,
+    principal: Principal,
+    entries: Sequence[dict[str, Any]],
+    ctx: ingest.IngestContext,
+    vault: IdentityVault,
+) -> list[dict[str, Any]]:
+    refs = ingest.References()
+    responses: list[dict[str, Any]] = [{} for _ in entries]
+    pending: list[tuple[int, ingest.PreparedReading]] = []
+    for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
+        try:
+            outcome = await _entry(conn, principal, entries[index], ctx, vault, refs)
+        except FhirError as error:
+            raise error.within(f"Bundle.entry[{index}].resource") from None
+        if isinstance(outcome, ingest.PreparedReading):
+            pending.append((index, outcome))
+        else:
+            responses[index] = outcome
+    stored = await ingest.store(conn, [p for _, p in pending], ctx)
+    for (index, _), result in zip(pending, stored, strict=True):
+        responses[index] = _stored_response(result)
+    return responses
+
+
+async def _batch(
+    conn: AsyncConnection,
+    principal: Principal,
+    entries: Sequence[dict[str, Any]],
+    ctx: ingest.IngestContext,
+    vault: IdentityVault,
+) -> list[dict[str, Any]]:
+    refs = ingest.References()
+    responses: list[dict[str, Any]] = [{} for _ in entries]
+    for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
+        try:
+            async with conn.begin_nested():
+                outcome = await _entry(conn, principal, entries[index], ctx, vault, refs)
+                if isinstance(outcome, ingest.PreparedReading):
+                    outcome = _stored_response((await ingest.store(conn, [outcome], ctx))[0])
+            responses[index] = outcome
+        except FhirError as error:
+            located = error.within(f"Bundle.entry[{index}].resource")
+            responses[index] = {
+                "response": {
+                    "status": _STATUS_TEXT.get(error.status_code, str(error.status_code)),
+                    "outcome": located.outcome(),
+                }
+            }
+    return responses
+
+
+def _rank(entry: dict[str, Any]) -> int:
+    resource = entry.get("resource")
+    kind = resource.get("resourceType") if isinstance(resource, dict) else None
+    return _ORDER.get(str(kind), 3)
+
+
+async def _entry(
+    conn: AsyncConnection,
+    principal: Principal,
+    entry: dict[str, Any],
+    ctx: ingest.IngestContext,
+    vault: IdentityVault,
+    refs: ingest.References,
+) -> dict[str, Any] | ingest.PreparedReading:
+    resource = entry.get("resource")
+    request = entry.get("request") or {}
+    if not isinstance(resource, dict) or not isinstance(request, dict):
+        raise FhirError.one(422, "required", "each entry needs a resource and a request", "Entry")
+    kind = resource.get("resourceType")
+    if request.get("method") != "POST" or str(request.get("url", "")).split("?")[0] != kind:
+        raise FhirError.one(
+            422,
+            "not-supported",
+            "entries must be POST to the resource's type (e.g. url 'Observation')",
+            "Entry.request",
+        )
+    full_url = entry.get("fullUrl")
+    if kind == "Observation":
+        return await ingest.prepare(conn, principal, resource, ctx, refs)
+    if kind == "Patient":
+        patient = await _resolve_patient(conn, principal, resource, request, vault)
+        if full_url:
+            refs.patients[full_url] = patient
+        return {"response": {"status": "200 OK", "location": f"Patient/{patient.id}"}}
+    if kind == "Device":
+        device_id, created = await _register_device(conn, principal, resource, ctx, refs)
+        if full_url:
+            refs.devices[full_url] = device_id
+        status = "201 Created" if created else "200 OK"
+        return {"response": {"status": status, "location": f"Device/{device_id}"}}
+    raise FhirError.one(
+        422,
+        "not-supported",
+        "a gateway Bundle holds Patient, Device and Observation entries",
+        "Entry.resourceType",
+    )
+
+
+async def _resolve_patient(
+    conn: AsyncConnection,
+    principal: Principal,
+    resource: dict[str, Any],
+    request: dict[str, Any],
+    vault: IdentityVault,
+) -> ingest.PatientRef:
+    validate(resource, "Patient")
+    condition = request.get("ifNoneExist") or ""
+    system, value = _identifier_condition(condition, resource)
+    row = await patients.find_for_readings_by_identity(
+        conn, principal, vault.lookup_hash(system, value)
+    )
+    if row is None:
+        raise FhirError.one(
+            422,
+            "not-found",
+            "this patient is not enrolled at a follow-up centre you report for; a gateway "
+            "cannot enrol patients: ask the centre to enrol the patient first",
+            "Patient.identifier",
+        )
+    return ingest.PatientRef(row.id, row.centre_id)
+
+
+async def _register_device(
+    conn: AsyncConnection,
+    principal: Principal,
+    resource: dict[str, Any],
+    ctx: ingest.IngestContext,
+    refs: ingest.References,
+) -> tuple[str, bool]:
+    validate(resource, "Device")
+    system, value = _identifier_condition("", resource)
+    centres = {p.centre_id for p in refs.patients.values()}
+    if len(centres) != 1:
+        centres = set(principal.centres) if len(principal.centres) == 1 else set()
+    if len(centres) != 1:
+        raise FhirError.one(
+            422,
+            "required",
+            "a Device entry needs the Bundle's Patient entry (to know the centre)",
+            "Device",
+        )
+    centre_id = centres.pop()
+    existing = await devices.find_by_identifier(conn, centre_id, system, value)
+    if existing is not None:
+        return existing.id, False
+    patient_ids = {p.id for p in refs.patients.values()}
+    row = await devices.insert_if_absent(
+        conn,
+        {
+            "id": new_id(),
+            "centre_id": centre_id,
+            "patient_id": patient_ids.pop() if len(patient_ids) == 1 else None,
+            "identifier_system": system,
+            "identifier_value": value,
+            "kind": _device_kind(resource),
+            "assigned_from": ctx.now,
+            "resource": orjson.dumps(resource).decode(),
+            "clock_doubtful": False,
+        },
+    )
+    return row.id, True
+
+
+def _identifier_condition(condition: str, resource: dict[str, Any]) -> tuple[str, str]:
+    """The identifier to match: ``ifNoneExist=identifier=system|value``, else the
+    resource's first identifier."""
+    if condition.startswith("identifier="):
+        system, bar, value = condition.removeprefix("identifier=").rpartition("|")
+        if bar and value:
+            return system, value
+    kind = resource.get("resourceType", "Resource")
+    for identifier in resource.get("identifier") or ():
+        if identifier.get("value"):
+            return identifier.get("system", ""), identifier["value"]
+    raise FhirError.one(
+        422, "required", f"a {kind} entry must carry an identifier", f"{kind}.identifier"
+    )
+
+
+def _device_kind(resource: dict[str, Any]) -> str | None:
+    for coding in (resource.get("type") or {}).get("coding") or ():
+        if coding.get("display") or coding.get("code"):
+            return str(coding.get("display") or coding.get("code"))[:200]
+    return None
+
+
+def _stored_response(result: ingest.Stored) -> dict[str, Any]:
+    row = result.row
+    return {
+        "response": {
+            "status": "201 Created" if result.created else "200 OK",
+            "location": f"Observation/{row['id']}/_history/{row['version_id']}",
+            "etag": etag(row),
+            "lastModified": row["received_at"].isoformat(),
+        }
+    }

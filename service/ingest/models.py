@@ -1,0 +1,50 @@
+"""A stored reading: the normalised values for triage and search, and the verbatim
+FHIR JSON as received, for anyone who must see exactly what the device sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.db_types import JSONType, UTCDateTime
+from service.models_base import new_id, utcnow
+
+
+class Observation(SQLModel, table=True):
+    __tablename__ = "observation"
+    __table_args__ = (
+        # Idempotency: one row per reading, whatever the number of retries.
+        sa.UniqueConstraint("patient_id", "dedup_key"),
+        sa.Index(None, "patient_id", "effective_at", "id"),
+        sa.Index(None, "centre_id", "effective_at"),
+        sa.Index(None, "patient_id", "code", "effective_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    centre_id: str = Field(foreign_key="centre.id", max_length=64)
+    patient_id: str = Field(foreign_key="patient.id", max_length=36)
+    device_id: str | None = Field(default=None, foreign_key="device.id", max_length=36)
+    measurement: str = Field(max_length=32)
+    code: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    value: float | None = None
+    unit: str | None = Field(default=None, max_length=32)
+    original_value: float | None = None
+    original_unit: str | None = Field(default=None, max_length=32)
+    # Panels (blood pressure): [{"measurement", "code", "value", "unit",
+    # "original_value", "original_unit"}, ...]
+    components: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONType)
+    effective_at: datetime = Field(sa_type=UTCDateTime)
+    # The effective time exactly as sent, with its offset ("-00:00" = offset unknown).
+    effective_original: str = Field(max_length=64)
+    time_doubtful: bool = False
+    time_note: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    dedup_key: str = Field(max_length=64)
+    identifier_system: str | None = Field(default=None, max_length=200)
+    identifier_value: str | None = Field(default=None, max_length=200)
+    resource: str = Field(sa_type=sa.Text)
+    version_id: int = 1

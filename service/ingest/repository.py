@@ -1,0 +1,102 @@
+"""Storing and finding readings. Core SQL, not the ORM: this is the hot path.
+
+Inserts are idempotent by construction: ``ON CONFLICT DO NOTHING`` on the
+(patient, dedup_key) constraint, on both PostgreSQL and SQLite, so concurrent
+duplicates resolve in the database rather than in a race between two checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal
+from service.ingest.models import Observation
+from service.tenancy import measurements_visible_to
+
+observation = Observation.__table__  # type: ignore[attr-defined]
+
+
+async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert the rows not already stored; answer the ids of those inserted."""
+    if not rows:
+        return set()
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(observation)
+        .on_conflict_do_nothing(index_elements=["patient_id", "dedup_key"])
+        .returning(observation.c.id)
+    )
+    if len(rows) == 1:
+        result = await conn.execute(statement.values(**rows[0]))
+    else:
+        result = await conn.execute(statement.values(list(rows)))
+    return {row.id for row in result}
+
+
+async def find_by_dedup(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Row[Any]]:
+    """Stored rows by (patient_id, dedup_key): what a repeated post answers with."""
+    if not keys:
+        return {}
+    query = sa.select(observation).where(
+        sa.tuple_(observation.c.patient_id, observation.c.dedup_key).in_(list(keys))
+    )
+    return {(r.patient_id, r.dedup_key): r for r in await conn.execute(query)}
+
+
+async def get_visible(
+    conn: AsyncConnection, principal: Principal, observation_id: str
+) -> Row[Any] | None:
+    query = sa.select(observation).where(
+        observation.c.id == observation_id, measurements_visible_to(principal, observation)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
+    query = sa.select(observation).where(observation.c.id.in_(list(ids)))
+    return {r.id: r for r in await conn.execute(query)}
+
+
+async def search_visible(
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    patient_id: str | None,
+    codes: Sequence[str] | None,
+    date_bounds: Sequence[tuple[str, datetime]],
+    newest_first: bool,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    query = sa.select(observation).where(measurements_visible_to(principal, observation))
+    if patient_id is not None:
+        query = query.where(observation.c.patient_id == patient_id)
+    if codes is not None:
+        query = query.where(observation.c.code.in_(list(codes)))
+    for operator, bound in date_bounds:
+        query = query.where(_compare(observation.c.effective_at, operator, bound))
+    order = (observation.c.effective_at, observation.c.id)
+    if after is not None:
+        key = sa.tuple_(*order)
+        query = query.where(key < tuple(after) if newest_first else key > tuple(after))
+    query = query.order_by(*(c.desc() for c in order) if newest_first else order)
+    return (await conn.execute(query.limit(limit))).all()
+
+
+def _compare(column: Any, operator: str, bound: datetime) -> Any:
+    return {
+        "eq": column == bound,
+        "ge": column >= bound,
+        "gt": column > bound,
+        "le": column <= bound,
+        "lt": column < bound,
+    }[operator]

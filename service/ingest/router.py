@@ -1,0 +1,122 @@
+"""FHIR routes of readings: create, Bundle, read, search."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from starlette.responses import Response
+
+from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
+from service.deps import Db, State
+from service.fhirkit.body import read_json_body
+from service.fhirkit.bundles import encode_cursor, searchset
+from service.fhirkit.outcome import not_found
+from service.fhirkit.responses import FhirResponse
+from service.ingest import bundle as bundles
+from service.ingest import repository, search
+from service.ingest import service as ingest
+from service.ingest.context import ingest_context
+from service.ingest.resources import etag, observation_to_fhir
+
+router = APIRouter(prefix="/fhir", tags=["FHIR readings"])
+
+_FHIR_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post("/Observation", status_code=201, openapi_extra=_FHIR_BODY)
+async def create_observation(
+    request: Request,
+    principal: ObservationCreator,
+    db: Db,
+    state: State,
+    prefer: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Store one reading. A repeat of a stored reading answers 200 with the stored one."""
+    settings = state.settings
+    body, raw = await read_json_body(
+        request,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_items=settings.max_json_items,
+    )
+    result = await ingest.create_observation(db, principal, body, ingest_context(state), raw=raw)
+    row = result.row
+    headers = {
+        "Location": f"{request.base_url}fhir/Observation/{row['id']}/_history/{row['version_id']}",
+        "ETag": etag(row),
+    }
+    status = 201 if result.created else 200
+    if prefer is not None and "return=minimal" in prefer:
+        return Response(status_code=status, headers=headers)
+    return FhirResponse(observation_to_fhir(row), status_code=status, headers=headers)
+
+
+@router.post("", openapi_extra=_FHIR_BODY)
+async def process_bundle(
+    request: Request, principal: ObservationCreator, db: Db, state: State
+) -> FhirResponse:
+    """A gateway's ``transaction`` (all or nothing) or ``batch`` (entry by entry) Bundle."""
+    settings = state.settings
+    body, _ = await read_json_body(
+        request,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_items=settings.max_json_items,
+    )
+    response = await bundles.process(
+        db,
+        principal,
+        body,
+        ingest_context(state),
+        state.vault,
+        max_entries=settings.bundle_max_entries,
+    )
+    return FhirResponse(response)
+
+
+@router.get("/Observation/{observation_id}")
+async def read_observation(
+    observation_id: str, principal: ObservationReader, db: Db
+) -> FhirResponse:
+    row = await repository.get_visible(db, principal, observation_id)
+    if row is None:
+        raise not_found("Observation")
+    return FhirResponse(observation_to_fhir(row._mapping), headers={"ETag": etag(row._mapping)})
+
+
+@router.get("/Observation")
+async def search_observations(
+    request: Request, principal: ObservationSearcher, db: Db, state: State
+) -> FhirResponse:
+    """Readings, newest first by default; paging by an opaque cursor stays stable
+    while new readings arrive."""
+    query = search.parse(
+        request.query_params,
+        state.catalogue,
+        default_count=state.settings.default_page_size,
+        max_count=state.settings.max_page_size,
+        zone=state.local_zone,
+    )
+    rows = await repository.search_visible(
+        db,
+        principal,
+        patient_id=query.patient_id,
+        codes=query.codes,
+        date_bounds=query.date_bounds,
+        newest_first=query.newest_first,
+        after=query.after,
+        limit=query.count + 1,
+    )
+    page = rows[: query.count]
+    cursor = None
+    if len(rows) > query.count:
+        last = page[-1]
+        cursor = encode_cursor([last.effective_at.isoformat(), last.id])
+    resources = [observation_to_fhir(row._mapping) for row in page]
+    return FhirResponse(searchset(request, resources, cursor))

@@ -1,0 +1,1 @@
+"""Patients: enrolment, identity numbers, and the FHIR Patient resource."""

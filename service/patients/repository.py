@@ -1,0 +1,77 @@
+"""Queries of patients, always restricted to what the caller may reach."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal
+from service.patients.models import Patient
+from service.tenancy import patients_for_readings, patients_visible_to
+
+patient = Patient.__table__  # type: ignore[attr-defined]
+
+
+async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(patient).values(**values))
+
+
+async def get_visible(
+    conn: AsyncConnection, principal: Principal, patient_id: str
+) -> Row[Any] | None:
+    query = sa.select(patient).where(
+        patient.c.id == patient_id, patients_visible_to(principal, patient)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def find_visible_by_identity(
+    conn: AsyncConnection, principal: Principal, identity_hash: str
+) -> Row[Any] | None:
+    query = sa.select(patient).where(
+        patient.c.identity_hash == identity_hash, patients_visible_to(principal, patient)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def identity_exists(conn: AsyncConnection, identity_hash: str) -> bool:
+    query = sa.select(patient.c.id).where(patient.c.identity_hash == identity_hash)
+    return (await conn.execute(query)).first() is not None
+
+
+async def search_visible(
+    conn: AsyncConnection,
+    principal: Principal,
+    *,
+    identity_hash: str | None,
+    after_id: str | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    query = sa.select(patient).where(patients_visible_to(principal, patient))
+    if identity_hash is not None:
+        query = query.where(patient.c.identity_hash == identity_hash)
+    if after_id is not None:
+        query = query.where(patient.c.id > after_id)
+    return (await conn.execute(query.order_by(patient.c.id).limit(limit))).all()
+
+
+async def get_for_readings(
+    conn: AsyncConnection, principal: Principal, patient_id: str
+) -> Row[Any] | None:
+    query = sa.select(patient.c.id, patient.c.centre_id, patient.c.status).where(
+        patient.c.id == patient_id, patients_for_readings(principal, patient)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def find_for_readings_by_identity(
+    conn: AsyncConnection, principal: Principal, identity_hash: str
+) -> Row[Any] | None:
+    query = sa.select(patient.c.id, patient.c.centre_id, patient.c.status).where(
+        patient.c.identity_hash == identity_hash, patients_for_readings(principal, patient)
+    )
+    return (await conn.execute(query)).first()

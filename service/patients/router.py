@@ -1,0 +1,72 @@
+"""FHIR Patient: enrolment by staff, read and search within the caller's reach."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.auth.deps import PatientCreator, PatientReader, PatientSearcher
+from service.deps import Db, State
+from service.fhirkit.body import read_json_body
+from service.fhirkit.bundles import searchset
+from service.fhirkit.outcome import FhirError
+from service.fhirkit.responses import FhirResponse
+from service.patients import service as patients
+
+router = APIRouter(prefix="/fhir", tags=["FHIR patients"])
+
+
+@router.post(
+    "/Patient",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/fhir+json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def enrol_patient(
+    request: Request, principal: PatientCreator, db: Db, state: State
+) -> FhirResponse:
+    """Enrol a patient in the follow-up centre named by ``managingOrganization``."""
+    body, _ = await read_json_body(
+        request,
+        max_bytes=state.settings.max_body_bytes,
+        max_depth=state.settings.max_json_depth,
+        max_items=state.settings.max_json_items,
+    )
+    resource = await patients.enrol(db, principal, body, state.vault)
+    location = f"{request.base_url}fhir/Patient/{resource['id']}/_history/1"
+    return FhirResponse(resource, status_code=201, headers={"Location": location})
+
+
+@router.get("/Patient/{patient_id}")
+async def read_patient(
+    patient_id: str, principal: PatientReader, db: Db, state: State
+) -> FhirResponse:
+    return FhirResponse(await patients.read(db, principal, patient_id, state.vault))
+
+
+@router.get("/Patient")
+async def search_patients(
+    request: Request, principal: PatientSearcher, db: Db, state: State
+) -> FhirResponse:
+    """The caller's patients; ``identifier=system|value`` finds one by identity number."""
+    params = request.query_params
+    unknown = sorted(set(params.keys()) - {"identifier", "_count", "_cursor"})
+    if unknown:
+        raise FhirError.one(
+            400, "invalid", f"unsupported search parameter(s): {', '.join(unknown)}"
+        )
+    count_text = params.get("_count", str(state.settings.default_page_size))
+    if not count_text.isdigit() or int(count_text) < 1:
+        raise FhirError.one(400, "invalid", "_count must be a positive integer", "_count")
+    resources, next_after = await patients.search(
+        db,
+        principal,
+        state.vault,
+        identifier=params.get("identifier"),
+        after_id=params.get("_cursor"),
+        limit=min(int(count_text), state.settings.max_page_size),
+    )
+    return FhirResponse(searchset(request, resources, next_after))

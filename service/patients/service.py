@@ -1,0 +1,115 @@
+"""Enrolment and lookup of patients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal, Role
+from service.centres import repository as centres
+from service.fhirkit.outcome import FhirError, not_found
+from service.fhirkit.validation import validate
+from service.models_base import new_id, utcnow
+from service.patients import repository
+from service.patients.fhir_mapping import enrolment_from_fhir, patient_to_fhir
+from service.patients.identity_vault import IdentityVault
+
+
+async def enrol(
+    conn: AsyncConnection, principal: Principal, resource: dict[str, Any], vault: IdentityVault
+) -> dict[str, Any]:
+    validate(resource, "Patient")
+    enrolment = enrolment_from_fhir(resource)
+    centre_id = _centre_for(principal, enrolment.centre_reference)
+    if await centres.get(conn, centre_id) is None:
+        raise FhirError.one(
+            422, "not-found", "no such follow-up centre", "Patient.managingOrganization"
+        )
+    identity_hash = vault.lookup_hash(enrolment.identity_system, enrolment.identity_value)
+    if await repository.identity_exists(conn, identity_hash):
+        raise FhirError.one(
+            409, "duplicate", "this person is already enrolled", "Patient.identifier"
+        )
+    now = utcnow()
+    patient_id = new_id()
+    values: dict[str, Any] = {
+        "id": patient_id,
+        "centre_id": centre_id,
+        "identity_hash": identity_hash,
+        "identity_system": enrolment.identity_system,
+        "identity_ciphertext": vault.encrypt(enrolment.identity_value),
+        "identity_key_id": vault.key_id,
+        "given_name": enrolment.given_name,
+        "family_name": enrolment.family_name,
+        "birth_date": enrolment.birth_date,
+        "sex": enrolment.sex,
+        "municipality": enrolment.municipality,
+        "status": "active",
+        "enrolled_at": now,
+        "version_id": 1,
+        "created_at": now,
+    }
+    await repository.insert(conn, values)
+    row = await repository.get_visible(conn, principal, patient_id)
+    assert row is not None
+    return patient_to_fhir(row, enrolment.identity_value)
+
+
+def _centre_for(principal: Principal, reference: str | None) -> str:
+    """The centre named by managingOrganization, else the caller's only centre."""
+    if principal.role not in (Role.nurse, Role.admin):
+        raise FhirError.one(403, "forbidden", "only staff enrol patients")
+    if reference is None:
+        if len(principal.centres) != 1:
+            raise FhirError.one(
+                422,
+                "required",
+                "name the follow-up centre in managingOrganization",
+                "Patient.managingOrganization",
+            )
+        return principal.centres[0]
+    centre_id = reference.removeprefix("Organization/")
+    if centre_id not in principal.centres:
+        raise FhirError.one(
+            422, "not-found", "no such follow-up centre", "Patient.managingOrganization"
+        )
+    return centre_id
+
+
+async def read(
+    conn: AsyncConnection, principal: Principal, patient_id: str, vault: IdentityVault
+) -> dict[str, Any]:
+    row = await repository.get_visible(conn, principal, patient_id)
+    if row is None:
+        raise not_found("Patient")
+    return patient_to_fhir(row, _identity(row, vault))
+
+
+async def search(
+    conn: AsyncConnection,
+    principal: Principal,
+    vault: IdentityVault,
+    *,
+    identifier: str | None,
+    after_id: str | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], str | None]:
+    identity_hash = None
+    if identifier is not None:
+        system, _, value = identifier.rpartition("|")
+        identity_hash = vault.lookup_hash(system, value)
+    rows = await repository.search_visible(
+        conn, principal, identity_hash=identity_hash, after_id=after_id, limit=limit + 1
+    )
+    resources = [patient_to_fhir(row, _identity(row, vault)) for row in rows[:limit]]
+    next_after = rows[limit - 1].id if len(rows) > limit else None
+    return resources, next_after
+
+
+def _identity(row: Row[Any], vault: IdentityVault) -> str | None:
+    try:
+        return vault.decrypt(row.identity_ciphertext, row.identity_key_id)
+    except KeyError:
+        return None

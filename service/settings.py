@@ -1,0 +1,85 @@
+"""One place for configuration: environment variables with the ``DHO_`` prefix.
+
+Secrets (the data key, the dev issuer's key) never have usable defaults outside
+development: a production process that forgot one refuses to start instead of
+running with a key that is in the source code.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrustedIssuer(BaseModel):
+    """An external OIDC issuer (HelseID, ID-porten, Keycloak) whose tokens we accept."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DHO_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/dho.sqlite3"
+    var_dir: Path = Path("./var")
+    # The FHIR contract (catalogue, CapabilityStatement) as data; the image sets it.
+    fhir_dir: Path = Path(__file__).resolve().parent.parent / "fhir"
+    # Wall-clock zone for readings sent with an unknown offset (-00:00) and date searches.
+    local_timezone: str = "Europe/Oslo"
+
+    # Identity. With no external issuer configured, the development issuer signs
+    # tokens with a key under var_dir (`dho token`); configuring one disables it.
+    oidc_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    dev_issuer: str = "urn:dho:dev-issuer"
+    dev_audience: str = "dho"
+    clock_skew_seconds: int = 60
+    jwks_cache_seconds: int = 3600
+
+    # Identity numbers are encrypted at rest with this key (base64, 32 bytes) and
+    # found by a keyed hash. Development derives a key file under var_dir.
+    data_key: str | None = None
+    data_key_id: str = "k1"
+
+    # Ingest.
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 32
+    max_json_items: int = 20_000
+    future_skew_seconds: int = 600
+    bundle_max_entries: int = 1000
+    default_page_size: int = 50
+    max_page_size: int = 500
+
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.data_key:
+                raise ValueError("DHO_DATA_KEY must be set in production")
+            if not self.oidc_issuers:
+                raise ValueError("DHO_OIDC_ISSUERS must name an issuer in production")
+        if self.data_key is not None and len(base64.b64decode(self.data_key)) != 32:
+            raise ValueError("DHO_DATA_KEY must be 32 bytes, base64-encoded")
+        return self
+
+    @property
+    def dev_issuer_enabled(self) -> bool:
+        return not self.oidc_issuers
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

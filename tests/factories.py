@@ -1,0 +1,158 @@
+"""Small helpers that build what tests need through the real API: a centre, a nurse,
+an enrolled patient with a token of their own, readings."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import httpx
+
+from service.auth.dev_issuer import mint_token
+from service.auth.principal import Role
+from service.centres import repository as centres
+from service.patients.identity_number import FNR_SYSTEM, generate_identity_number
+from service.settings import Settings
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+_births = itertools.count()
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"}
+
+
+@dataclass(frozen=True)
+class Centre:
+    id: str
+    nurse_token: str
+    admin_token: str
+
+
+@dataclass(frozen=True)
+class EnrolledPatient:
+    id: str
+    identity_number: str
+    centre: Centre
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return auth(self.token)
+
+
+async def create_centre(
+    app: Any, settings: Settings, municipalities: list[str] | None = None
+) -> Centre:
+    centre_id = f"c-{uuid4().hex[:10]}"
+    async with app.state.dho.engine.begin() as conn:
+        await centres.upsert(
+            conn,
+            {
+                "id": centre_id,
+                "name": f"Centre {centre_id}",
+                "municipalities": municipalities or ["1804"],
+            },
+        )
+    return Centre(
+        centre_id,
+        nurse_token=mint_token(
+            settings, role=Role.nurse, subject=f"nurse-{centre_id}", centres=[centre_id]
+        ),
+        admin_token=mint_token(
+            settings, role=Role.admin, subject=f"admin-{centre_id}", centres=[centre_id]
+        ),
+    )
+
+
+def new_identity_number() -> str:
+    n = next(_births)
+    birth = date(1930, 1, 1) + timedelta(days=(n * 37 + int(uuid4().int % 20000)) % 25000)
+    return generate_identity_number(birth, 100 + (uuid4().int % 300))
+
+
+def patient_resource(
+    identity_number: str, centre_id: str | None = None, municipality: str = "1804"
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Patient",
+        "identifier": [{"system": FNR_SYSTEM, "value": identity_number}],
+        "name": [{"family": "Testesen", "given": ["Kari"]}],
+        "address": [{"district": municipality}],
+    }
+    if centre_id is not None:
+        resource["managingOrganization"] = {"reference": f"Organization/{centre_id}"}
+    return resource
+
+
+async def enrol(client: httpx.AsyncClient, settings: Settings, centre: Centre) -> EnrolledPatient:
+    for _ in range(5):
+        number = new_identity_number()
+        response = await client.post(
+            "/fhir/Patient",
+            json=patient_resource(number, centre.id),
+            headers=auth(centre.nurse_token),
+        )
+        if response.status_code != 409:
+            break
+    assert response.status_code == 201, response.text
+    patient_id = response.json()["id"]
+    token = mint_token(settings, role=Role.patient, subject=patient_id)
+    return EnrolledPatient(patient_id, number, centre, token)
+
+
+def observation(
+    patient_id: str,
+    code: str = "8867-4",
+    value: float = 72,
+    unit: str = "/min",
+    *,
+    effective: datetime | str | None = None,
+    identifier: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    when = effective or datetime.now(UTC) - timedelta(minutes=5)
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": code}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": when if isinstance(when, str) else when.isoformat(),
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+    }
+    if identifier is not None:
+        resource["identifier"] = [{"system": "urn:dho:test-device", "value": identifier}]
+    resource.update(extra)
+    return resource
+
+
+def blood_pressure(
+    patient_id: str, systolic: float, diastolic: float, unit: str = "mm[Hg]", **kw: Any
+) -> dict[str, Any]:
+    resource = observation(patient_id, "85354-9", 0, unit, **kw)
+    del resource["valueQuantity"]
+    resource["component"] = [
+        {
+            "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+            "valueQuantity": {"value": systolic, "system": UCUM, "code": unit},
+        },
+        {
+            "code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+            "valueQuantity": {"value": diastolic, "system": UCUM, "code": unit},
+        },
+    ]
+    return resource
