@@ -54,5 +54,6 @@ def configure(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     # Uvicorn's access log prints the full path with its query string: ours does not.
     logging.getLogger("uvicorn.access").disabled = True

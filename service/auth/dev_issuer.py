@@ -4,6 +4,7 @@ tokens minted by ``dho token``. It exists only while no external issuer is confi
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from service.settings import Settings
 KEY_FILE = "dev-issuer-key.json"
 
 
+@functools.lru_cache(maxsize=8)
 def load_or_create_key(var_dir: Path) -> RSAKey:
     """The issuer's key, created once; several workers starting together agree on one."""
 

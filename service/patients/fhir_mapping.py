@@ -16,7 +16,7 @@ from service.patients.identity_number import (
 
 # no-basis (HL7 Norway) carries the kommunenummer as an extension on the address.
 MUNICIPALITY_EXTENSION = "http://hl7.no/fhir/StructureDefinition/no-basis-municipalitycode"
-GENDERS = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
+GENDERS = frozenset({"male", "female", "other", "unknown"})
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,17 @@ def enrolment_from_fhir(resource: dict[str, Any]) -> Enrolment:
             "Patient.birthDate",
         )
     gender = resource.get("gender") or number.sex
+    if gender not in GENDERS:
+        raise FhirError.one(
+            422, "code-invalid", "gender must be male, female, other or unknown", "Patient.gender"
+        )
     return Enrolment(
         identity_system=system,
         identity_value=value,
         given_name=" ".join(names[0]["given"]),
         family_name=names[0]["family"],
         birth_date=birth_date,
-        sex=GENDERS.get(gender, "unknown"),
+        sex=gender,
         municipality=_municipality(resource),
         centre_reference=(resource.get("managingOrganization") or {}).get("reference"),
     )

@@ -1,0 +1,59 @@
+"""The CapabilityStatement in fhir/ promises exactly what the routes do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from service.app import create_app
+from service.capability import capability_statement
+from service.fhirkit.catalogue import load_catalogue
+from service.settings import Settings
+
+INTERACTION_ROUTES = {
+    "create": ("POST", "/fhir/{type}"),
+    "read": ("GET", "/fhir/{type}/{id}"),
+    "search-type": ("GET", "/fhir/{type}"),
+}
+
+
+def _routes() -> set[tuple[str, str]]:
+    """Every (method, path) the application serves, as its OpenAPI document lists them."""
+    paths = create_app(Settings()).openapi()["paths"]
+    routes: set[tuple[str, str]] = set()
+    for path, operations in paths.items():
+        generic = path.replace("{observation_id}", "{id}").replace("{patient_id}", "{id}")
+        routes.update((method.upper(), generic) for method in operations)
+    return routes
+
+
+def test_every_declared_interaction_has_a_route_and_back() -> None:
+    statement: dict[str, Any] = capability_statement()
+    routes = _routes()
+    declared: set[tuple[str, str]] = {("GET", "/fhir/metadata"), ("POST", "/fhir")}
+    for resource in statement["rest"][0]["resource"]:
+        for interaction in resource["interaction"]:
+            method, template = INTERACTION_ROUTES[interaction["code"]]
+            declared.add((method, template.replace("{type}", resource["type"])))
+    fhir_routes = {r for r in routes if r[1].startswith("/fhir")}
+    assert declared == fhir_routes
+
+
+def test_whole_system_interactions_are_served() -> None:
+    codes = {i["code"] for i in capability_statement()["rest"][0]["interaction"]}
+    assert codes == {"transaction", "batch"}
+
+
+def test_catalogue_codes_are_all_recognised() -> None:
+    catalogue = load_catalogue()
+    for measurement in catalogue.measurements:
+        for system, code in measurement.codings:
+            assert catalogue.find([{"system": system, "code": code}]) is measurement
+
+
+async def test_metadata_needs_no_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/fhir/metadata")
+    assert response.status_code == 200
+    assert response.json()["resourceType"] == "CapabilityStatement"
+    assert (await client.get("/health")).json()["database"] == "up"
