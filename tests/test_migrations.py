@@ -1,0 +1,40 @@
+"""One Alembic history for both databases: it builds the schema the models describe,
+and it can be walked down and up again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Connection
+
+from service.database import create_engine
+from service.migrate import downgrade, upgrade
+from service.models import metadata
+from service.settings import Settings
+from tests.conftest import Database
+
+
+def _diff(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, metadata))
+
+
+async def test_migrated_schema_matches_the_models(database: Database) -> None:
+    engine = create_engine(Settings(database_url=database.url))
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(_diff)
+    finally:
+        await engine.dispose()
+    assert differences == []
+
+
+async def test_history_walks_down_and_up(tmp_path: Any) -> None:
+    # On a database of its own: the shared one holds the other tests' rows.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'walk.sqlite3'}"
+    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(downgrade, url, "base")
+    await asyncio.to_thread(upgrade, url)
