@@ -4,6 +4,14 @@ from service.centres.models import Centre
 from service.devices.models import Device
 from service.ingest.models import Observation
 from service.models_base import metadata
-from service.patients.models import Patient, PatientStatus
+from service.patients.models import Patient, PatientIdentifier, PatientStatus
 
-__all__ = ["Centre", "Device", "Observation", "Patient", "PatientStatus", "metadata"]
+__all__ = [
+    "Centre",
+    "Device",
+    "Observation",
+    "Patient",
+    "PatientIdentifier",
+    "PatientStatus",
+    "metadata",
+]

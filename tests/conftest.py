@@ -118,12 +118,12 @@ async def app_and_client(settings: Settings) -> AsyncIterator[tuple[object, http
             yield app, client
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(app_and_client: tuple[object, httpx.AsyncClient]) -> httpx.AsyncClient:
     return app_and_client[1]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def app(app_and_client: tuple[object, httpx.AsyncClient]) -> object:
     return app_and_client[0]
 

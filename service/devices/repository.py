@@ -14,9 +14,19 @@ from service.devices.models import Device
 device = Device.__table__  # type: ignore[attr-defined]
 
 
-async def get_in_centre(conn: AsyncConnection, centre_id: str, device_id: str) -> Row[Any] | None:
-    query = sa.select(device).where(device.c.id == device_id, device.c.centre_id == centre_id)
-    return (await conn.execute(query)).first()
+async def get(conn: AsyncConnection, device_id: str) -> Row[Any] | None:
+    """By our id. Callers confine the result by its centre or patient."""
+    return (await conn.execute(sa.select(device).where(device.c.id == device_id))).first()
+
+
+async def set_clock(
+    conn: AsyncConnection, device_id: str, offset_seconds: float | None, doubtful: bool
+) -> None:
+    await conn.execute(
+        sa.update(device)
+        .where(device.c.id == device_id)
+        .values(clock_offset_seconds=offset_seconds, clock_doubtful=doubtful)
+    )
 
 
 async def find_by_identifier(

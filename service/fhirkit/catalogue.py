@@ -76,11 +76,33 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Context:
+    """A device or context observation the PHD IG defines: stored, never triaged."""
+
+    key: str
+    display_en: str
+    codings: tuple[tuple[str, str], ...]
+
+    @property
+    def code(self) -> str:
+        return self.codings[0][1]
+
+
+@dataclass(frozen=True)
 class Catalogue:
     measurements: tuple[Measurement, ...]
     by_coding: dict[tuple[str, str], Measurement]
     by_key: dict[str, Measurement]
     score_system: str
+    context_by_coding: dict[tuple[str, str], Context]
+    context_profiles: frozenset[str]
+
+    def find_context(self, codings: list[dict[str, Any]] | None) -> Context | None:
+        for coding in codings or ():
+            context = self.context_by_coding.get((coding.get("system", ""), coding.get("code", "")))
+            if context is not None:
+                return context
+        return None
 
     def find(self, codings: list[dict[str, Any]] | None) -> Measurement | None:
         for coding in codings or ():
@@ -97,7 +119,8 @@ class Catalogue:
         ]
 
     def supported_codes(self) -> str:
-        return ", ".join(f"{s}|{c}" for s, c in self.by_coding if s == LOINC or s != MDC)
+        """For error messages: the LOINC (and our own) codes; MDC ones are in the catalogue."""
+        return ", ".join(f"{s}|{c}" for s, c in self.by_coding if s != MDC)
 
 
 def _measurement(raw: dict[str, Any]) -> Measurement:
@@ -132,9 +155,19 @@ def load_catalogue(fhir_dir: Path = DEFAULT_FHIR_DIR) -> Catalogue:
             if coding in by_coding:
                 raise ValueError(f"catalogue: coding {coding} is listed twice")
             by_coding[coding] = measurement
+    contexts = [
+        Context(c["key"], c["display"]["en"], tuple((x["system"], x["code"]) for x in c["codings"]))
+        for c in raw.get("context", ())
+    ]
+    context_by_coding = {coding: c for c in contexts for coding in c.codings}
+    overlap = set(context_by_coding) & set(by_coding)
+    if overlap:
+        raise ValueError(f"catalogue: {overlap} is both a measurement and a context code")
     return Catalogue(
         measurements=measurements,
         by_coding=by_coding,
         by_key={m.key: m for m in measurements},
         score_system=raw["score_system"],
+        context_by_coding=context_by_coding,
+        context_profiles=frozenset(raw.get("context_profiles", ())),
     )

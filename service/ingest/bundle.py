@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.auth.principal import Principal
+from service.auth.principal import Principal, Role
 from service.devices import repository as devices
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
@@ -23,6 +23,7 @@ from service.ingest import service as ingest
 from service.ingest.resources import etag
 from service.models_base import new_id
 from service.patients import repository as patients
+from service.patients.identity_number import DNR_SYSTEM, FNR_SYSTEM
 from service.patients.identity_vault import IdentityVault
 
 _STATUS_TEXT = {
@@ -35,7 +36,8 @@ _STATUS_TEXT = {
     413: "413 Payload Too Large",
     422: "422 Unprocessable Entity",
 }
-_ORDER = {"Patient": 0, "Device": 1, "Observation": 2}
+_ORDER = {"Patient": 0, "Device": 1, "Observation": 3}
+MDC_TIME_ABS = "67975"  # the coincident timestamp: it sets the device's clock offset
 
 
 async def process(
@@ -81,7 +83,7 @@ async def _transaction(
     ctx: ingest.IngestContext,
     vault: IdentityVault,
 ) -> list[dict[str, Any]]:
-    refs = ingest.References()
+    refs = _references(entries)
     responses: list[dict[str, Any]] = [{} for _ in entries]
     pending: list[tuple[int, ingest.PreparedReading]] = []
     for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
@@ -106,7 +108,7 @@ async def _batch(
     ctx: ingest.IngestContext,
     vault: IdentityVault,
 ) -> list[dict[str, Any]]:
-    refs = ingest.References()
+    refs = _references(entries)
     responses: list[dict[str, Any]] = [{} for _ in entries]
     for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
         try:
@@ -126,10 +128,33 @@ async def _batch(
     return responses
 
 
+def _references(entries: Sequence[dict[str, Any]]) -> ingest.References:
+    """Ids for the Observation entries up front, so entries can link to one another."""
+    refs = ingest.References()
+    for entry in entries:
+        resource = entry.get("resource")
+        full_url = entry.get("fullUrl")
+        is_observation = (
+            isinstance(resource, dict) and resource.get("resourceType") == "Observation"
+        )
+        if isinstance(full_url, str) and is_observation:
+            refs.observations[full_url] = new_id()
+    return refs
+
+
 def _rank(entry: dict[str, Any]) -> int:
+    """Patients, then devices, then the clocks of devices, then everything else: a
+    reading's time is corrected by its device's offset from the same Bundle."""
     resource = entry.get("resource")
-    kind = resource.get("resourceType") if isinstance(resource, dict) else None
-    return _ORDER.get(str(kind), 3)
+    if not isinstance(resource, dict):
+        return 4
+    kind = resource.get("resourceType")
+    if kind == "Observation" and any(
+        isinstance(c, dict) and c.get("code") == MDC_TIME_ABS
+        for c in (resource.get("code") or {}).get("coding") or ()
+    ):
+        return 2
+    return _ORDER.get(str(kind), 4)
 
 
 async def _entry(
@@ -154,18 +179,19 @@ async def _entry(
         )
     full_url = entry.get("fullUrl")
     if kind == "Observation":
-        return await ingest.prepare(conn, principal, resource, ctx, refs)
+        return await ingest.prepare(conn, principal, resource, ctx, refs, full_url=full_url)
     if kind == "Patient":
         patient = await _resolve_patient(conn, principal, resource, request, vault)
         if full_url:
             refs.patients[full_url] = patient
         return {"response": {"status": "200 OK", "location": f"Patient/{patient.id}"}}
     if kind == "Device":
-        device_id, created = await _register_device(conn, principal, resource, ctx, refs)
+        device, created = await _register_device(conn, principal, resource, ctx, refs)
         if full_url:
-            refs.devices[full_url] = device_id
+            refs.devices[full_url] = device
+        refs.devices[f"Device/{device.id}"] = device
         status = "201 Created" if created else "200 OK"
-        return {"response": {"status": status, "location": f"Device/{device_id}"}}
+        return {"response": {"status": status, "location": f"Device/{device.id}"}}
     raise FhirError.one(
         422,
         "not-supported",
@@ -181,21 +207,43 @@ async def _resolve_patient(
     request: dict[str, Any],
     vault: IdentityVault,
 ) -> ingest.PatientRef:
+    """The enrolled patient a gateway's conditional Patient entry means.
+
+    The ``ifNoneExist`` condition is tried first, then the resource's own identifiers:
+    the IG's own example Bundle names a slightly different system in its condition.
+    """
     validate(resource, "Patient")
-    condition = request.get("ifNoneExist") or ""
-    system, value = _identifier_condition(condition, resource)
-    row = await patients.find_for_readings_by_identity(
-        conn, principal, vault.lookup_hash(system, value)
+    for system, value in _candidate_identifiers(request.get("ifNoneExist") or "", resource):
+        value_hash = vault.lookup_hash(system, value)
+        if system in (FNR_SYSTEM, DNR_SYSTEM):
+            row = await patients.find_for_readings_by_identity(conn, principal, value_hash)
+        else:
+            row = await patients.find_for_readings_by_other_identifier(
+                conn, principal, system, value_hash
+            )
+        if row is not None:
+            return ingest.PatientRef(row.id, row.centre_id)
+    raise FhirError.one(
+        422,
+        "not-found",
+        "this patient is not enrolled at a follow-up centre you report for; a gateway "
+        "cannot enrol patients: ask the centre to enrol the patient first",
+        "Patient.identifier",
     )
-    if row is None:
-        raise FhirError.one(
-            422,
-            "not-found",
-            "this patient is not enrolled at a follow-up centre you report for; a gateway "
-            "cannot enrol patients: ask the centre to enrol the patient first",
-            "Patient.identifier",
-        )
-    return ingest.PatientRef(row.id, row.centre_id)
+
+
+def _candidate_identifiers(condition: str, resource: dict[str, Any]) -> list[tuple[str, str]]:
+    candidates: list[tuple[str, str]] = []
+    if condition.startswith("identifier="):
+        system, bar, value = condition.removeprefix("identifier=").rpartition("|")
+        if bar and value:
+            candidates.append((system, value))
+    candidates.extend(
+        (i.get("system", ""), i["value"])
+        for i in resource.get("identifier") or ()
+        if i.get("value")
+    )
+    return candidates
 
 
 async def _register_device(
@@ -204,10 +252,16 @@ async def _register_device(
     resource: dict[str, Any],
     ctx: ingest.IngestContext,
     refs: ingest.References,
-) -> tuple[str, bool]:
+) -> tuple[ingest.DeviceRef, bool]:
     validate(resource, "Device")
     system, value = _identifier_condition("", resource)
     centres = {p.centre_id for p in refs.patients.values()}
+    if not centres and principal.role is Role.patient:
+        centres = {
+            (
+                await ingest.resolve_patient(conn, principal, f"Patient/{principal.subject}", refs)
+            ).centre_id
+        }
     if len(centres) != 1:
         centres = set(principal.centres) if len(principal.centres) == 1 else set()
     if len(centres) != 1:
@@ -220,7 +274,7 @@ async def _register_device(
     centre_id = centres.pop()
     existing = await devices.find_by_identifier(conn, centre_id, system, value)
     if existing is not None:
-        return existing.id, False
+        return _device_ref(existing), False
     patient_ids = {p.id for p in refs.patients.values()}
     row = await devices.insert_if_absent(
         conn,
@@ -236,7 +290,13 @@ async def _register_device(
             "clock_doubtful": False,
         },
     )
-    return row.id, True
+    return _device_ref(row), True
+
+
+def _device_ref(row: Any) -> ingest.DeviceRef:
+    return ingest.DeviceRef(
+        row.id, row.centre_id, row.patient_id, row.clock_offset_seconds, row.clock_doubtful
+    )
 
 
 def _identifier_condition(condition: str, resource: dict[str, Any]) -> tuple[str, str]:

@@ -27,7 +27,10 @@ class Observation(SQLModel, table=True):
     centre_id: str = Field(foreign_key="centre.id", max_length=64)
     patient_id: str = Field(foreign_key="patient.id", max_length=36)
     device_id: str | None = Field(default=None, foreign_key="device.id", max_length=36)
-    measurement: str = Field(max_length=32)
+    # "measurement" (normalised, triaged) or "context" (a device or context observation
+    # of the PHD IG: stored as received, never triaged).
+    kind: str = Field(default="measurement", max_length=16)
+    measurement: str = Field(max_length=64)
     code: str = Field(max_length=32)
     status: str = Field(max_length=16)
     value: float | None = None
@@ -46,5 +49,8 @@ class Observation(SQLModel, table=True):
     dedup_key: str = Field(max_length=64)
     identifier_system: str | None = Field(default=None, max_length=200)
     identifier_value: str | None = Field(default=None, max_length=200)
+    # Our ids of the observations this one refers to (coincident timestamp, derivedFrom,
+    # hasMember), resolved within the Bundle it came in.
+    links: list[str] | None = Field(default=None, sa_type=JSONType)
     resource: str = Field(sa_type=sa.Text)
     version_id: int = 1

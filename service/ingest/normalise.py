@@ -8,14 +8,16 @@ Bundle can move it under its entry.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
+
 from service.fhirkit.catalogue import UCUM, Catalogue, Measurement, UnitNotAccepted
 from service.fhirkit.outcome import FhirError
-from service.fhirkit.times import InvalidTime, parse_effective
+from service.fhirkit.times import EffectiveTime, InvalidTime, parse_effective
 
 ACCEPTED_STATUSES = frozenset({"registered", "preliminary", "final", "amended", "corrected"})
 
@@ -41,8 +43,21 @@ class Value:
 
 
 @dataclass(frozen=True)
+class DeviceClock:
+    """What a coincident-timestamp observation says about the device's clock."""
+
+    device_time: datetime | None  # None: the device reported a clock fault
+
+
+@dataclass(frozen=True)
 class NormalisedReading:
-    measurement: Measurement
+    """A measurement (normalised, stored, triaged) or a device/context observation
+    (stored as received, never triaged): the first two of ingest's three classes."""
+
+    kind: str  # "measurement" | "context"
+    key: str  # the measurement's or the context's catalogue key
+    code: str
+    measurement: Measurement | None
     status: str
     values: tuple[Value, ...]
     effective_at: datetime
@@ -52,11 +67,14 @@ class NormalisedReading:
     subject_reference: str
     device_reference: str | None
     identifier: tuple[str, str] | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    effective_element: str = "Observation.effectiveDateTime"
+    clock: DeviceClock | None = None
+    fingerprint: str = ""
 
     @property
     def single(self) -> Value | None:
-        return self.values[0] if not self.measurement.is_panel else None
+        panel = self.measurement is None or self.measurement.is_panel
+        return self.values[0] if self.values and not panel else None
 
     def dedup_key(self, device_id: str | None) -> str:
         """What makes two posts the same reading.
@@ -70,29 +88,17 @@ class NormalisedReading:
         else:
             values = ";".join(f"{v.code}={v.original_value}{v.original_unit}" for v in self.values)
             basis = (
-                f"v|{self.measurement.code}|{self.effective_at.isoformat()}|{values}|"
+                f"v|{self.code}|{self.effective_at.isoformat()}|{values}|{self.fingerprint}|"
                 f"{device_id or ''}"
             )
         return hashlib.sha256(basis.encode()).hexdigest()
 
 
 def normalise(
-    resource: dict[str, Any],
-    catalogue: Catalogue,
-    *,
-    now: datetime,
-    future_skew: timedelta,
-    local_zone: ZoneInfo,
+    resource: dict[str, Any], catalogue: Catalogue, *, local_zone: ZoneInfo
 ) -> NormalisedReading:
-    measurement = catalogue.find(resource.get("code", {}).get("coding"))
-    if measurement is None:
-        raise FhirError.one(
-            422,
-            "code-invalid",
-            "this Observation.code is not a measurement this service accepts; "
-            f"supported: {catalogue.supported_codes()}",
-            "Observation.code",
-        )
+    """Classify and normalise; the caller checks the time against the clock, after any
+    device clock correction (``check_not_in_future``)."""
     status = resource.get("status", "")
     if status not in ACCEPTED_STATUSES:
         raise FhirError.one(
@@ -107,30 +113,113 @@ def normalise(
         raise FhirError.one(
             422, "required", "a reading must name its patient in subject", "Observation.subject"
         )
-    effective = _effective(resource, now=now, future_skew=future_skew, local_zone=local_zone)
-    values = (
-        _panel_values(resource, measurement, catalogue)
-        if measurement.is_panel
-        else (_quantity(resource, measurement, "Observation"),)
+    effective, element = _effective(resource, local_zone)
+    common = {
+        "effective_element": element,
+        "status": status,
+        "effective_at": effective.at,
+        "effective_original": effective.original,
+        "time_doubtful": effective.doubtful,
+        "time_note": effective.note,
+        "subject_reference": subject,
+        "device_reference": (resource.get("device") or {}).get("reference"),
+        "identifier": _identifier(resource),
+    }
+    codings = resource.get("code", {}).get("coding")
+    measurement = catalogue.find(codings)
+    if measurement is not None:
+        if _absent(resource, measurement, catalogue):
+            # A measurement without a value (the device said "not a number"): kept, and
+            # shown, but there is nothing to judge.
+            return _context(resource, f"absent:{measurement.key}", measurement.code, common)
+        values = (
+            _panel_values(resource, measurement, catalogue)
+            if measurement.is_panel
+            else (_quantity(resource, measurement, "Observation"),)
+        )
+        return NormalisedReading(
+            "measurement", measurement.key, measurement.code, measurement, values=values, **common
+        )
+    carried = _component_measurement(resource, catalogue)
+    if carried is not None:
+        index, part = carried
+        value = _quantity(resource["component"][index], part, f"Observation.component[{index}]")
+        return NormalisedReading(
+            "measurement", part.key, part.code, part, values=(value,), **common
+        )
+    context = catalogue.find_context(codings)
+    if context is not None:
+        return _context(resource, context.key, context.code, common)
+    profiles = set((resource.get("meta") or {}).get("profile") or ())
+    if profiles & catalogue.context_profiles:
+        first = (codings or [{}])[0]
+        return _context(resource, "phd_other", str(first.get("code", ""))[:32], common)
+    raise FhirError.one(
+        422,
+        "code-invalid",
+        f"Observation.code {_describe(codings)} is not a measurement this service accepts "
+        f"nor a device observation of the PHD IG; supported: {catalogue.supported_codes()}",
+        "Observation.code",
     )
-    device = (resource.get("device") or {}).get("reference")
+
+
+def _describe(codings: list[dict[str, Any]] | None) -> str:
+    shown = [f"{c.get('system', '')}|{c.get('code', '')}"[:120] for c in (codings or [])[:3]]
+    return "(" + ", ".join(shown) + ")" if shown else "(no coding)"
+
+
+def _absent(resource: dict[str, Any], measurement: Measurement, catalogue: Catalogue) -> bool:
+    if "dataAbsentReason" in resource and "valueQuantity" not in resource:
+        return not measurement.is_panel or not any(
+            "valueQuantity" in c for c in resource.get("component") or ()
+        )
+    return False
+
+
+def _component_measurement(
+    resource: dict[str, Any], catalogue: Catalogue
+) -> tuple[int, Measurement] | None:
+    """A PHD compound observation under a private code whose one numeric component is a
+    measurement we know (the IG's glucose example): that component is the reading."""
+    found = [
+        (index, part)
+        for index, component in enumerate(resource.get("component") or ())
+        if (part := catalogue.find(component.get("code", {}).get("coding"))) is not None
+        and not part.is_panel
+        and "valueQuantity" in component
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _context(
+    resource: dict[str, Any], key: str, code: str, common: dict[str, Any]
+) -> NormalisedReading:
+    clock = None
+    if key == "coincident_timestamp":
+        clock = DeviceClock(_device_time(resource))
+    value_part = {
+        k: v
+        for k, v in resource.items()
+        if k.startswith("value") or k in ("component", "dataAbsentReason")
+    }
+    fingerprint = hashlib.sha256(orjson.dumps(value_part, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return NormalisedReading(
-        measurement=measurement,
-        status=status,
-        values=values,
-        effective_at=effective.at,
-        effective_original=effective.original,
-        time_doubtful=effective.doubtful,
-        time_note=effective.note,
-        subject_reference=subject,
-        device_reference=device,
-        identifier=_identifier(resource),
+        "context", key, code, None, values=(), clock=clock, fingerprint=fingerprint, **common
     )
 
 
-def _effective(
-    resource: dict[str, Any], *, now: datetime, future_skew: timedelta, local_zone: ZoneInfo
-) -> Any:
+def _device_time(resource: dict[str, Any]) -> datetime | None:
+    raw = resource.get("valueDateTime")
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _effective(resource: dict[str, Any], local_zone: ZoneInfo) -> tuple[EffectiveTime, str]:
     element, raw = "Observation.effectiveDateTime", resource.get("effectiveDateTime")
     if raw is None and "effectiveInstant" in resource:
         element, raw = "Observation.effectiveInstant", resource["effectiveInstant"]
@@ -147,15 +236,22 @@ def _effective(
         effective = parse_effective(raw, local_zone)
     except InvalidTime as error:
         raise FhirError.one(422, "value", str(error), element) from None
-    if effective.at > now + future_skew:
+    return effective, element
+
+
+def check_not_in_future(
+    reading: NormalisedReading, *, now: datetime, future_skew: timedelta
+) -> None:
+    """Refuse readings from the future. Called after the device's clock offset is
+    applied: a device whose clock runs two hours fast still measured just now."""
+    if reading.effective_at > now + future_skew:
         raise FhirError.one(
             422,
             "value",
             f"the reading's time is more than {int(future_skew.total_seconds())} s in the future; "
             "check the device clock",
-            element,
+            reading.effective_element,
         )
-    return effective
 
 
 def _panel_values(
@@ -164,8 +260,8 @@ def _panel_values(
     values: list[Value] = []
     for index, component in enumerate(resource.get("component") or ()):
         part = catalogue.find(component.get("code", {}).get("coding"))
-        if part is None or part.key not in panel.components:
-            continue  # kept verbatim (mean arterial pressure, status), not normalised
+        if part is None or part.key not in panel.components or "valueQuantity" not in component:
+            continue  # kept verbatim (mean arterial pressure, alarm status), not normalised
         values.append(_quantity(component, part, f"Observation.component[{index}]"))
     if not values:
         raise FhirError.one(

@@ -22,11 +22,15 @@ from service.devices import repository as devices
 from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
-from service.ingest import repository
-from service.ingest.normalise import NormalisedReading, normalise
+from service.ingest import clocks, repository
+from service.ingest.normalise import NormalisedReading, check_not_in_future, normalise
 from service.ingest.triage_seam import ReadingJudge, StoredReading
 from service.models_base import new_id
 from service.patients import repository as patients
+
+COINCIDENT_TIMESTAMP_REFERENCE = (
+    "http://hl7.org/fhir/uv/phd/StructureDefinition/CoincidentTimeStampReference"
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,26 @@ class PatientRef:
 
 
 @dataclass
+class DeviceRef:
+    id: str
+    centre_id: str
+    patient_id: str | None
+    clock_offset_seconds: float | None
+    clock_doubtful: bool
+
+
+@dataclass
 class References:
-    """What ``urn:uuid:`` fullUrls in a Bundle stand for, once resolved."""
+    """What references in a request stand for, once resolved: ``urn:uuid:`` fullUrls of
+    a Bundle's entries, and devices already looked up (one query per device)."""
 
     patients: dict[str, PatientRef] = field(default_factory=dict)
-    devices: dict[str, str] = field(default_factory=dict)
+    devices: dict[str, DeviceRef] = field(default_factory=dict)
+    observations: dict[str, str] = field(default_factory=dict)
+
+    def only_patient(self) -> PatientRef | None:
+        distinct = set(self.patients.values())
+        return distinct.pop() if len(distinct) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -85,19 +104,22 @@ async def prepare(
     refs: References,
     *,
     raw: bytes | None = None,
+    full_url: str | None = None,
 ) -> PreparedReading:
     validate(resource, "Observation")
-    reading = normalise(
-        resource,
-        ctx.catalogue,
-        now=ctx.now,
-        future_skew=ctx.future_skew,
-        local_zone=ctx.local_zone,
-    )
-    patient = await resolve_patient(conn, principal, reading.subject_reference, refs)
-    device_id = await _resolve_device(conn, patient, reading.device_reference, refs)
+    reading = normalise(resource, ctx.catalogue, local_zone=ctx.local_zone)
+    patient, device = await _resolve_subject(conn, principal, reading, refs)
+    if device is not None and reading.clock is None:
+        reading = clocks.corrected(reading, device.clock_offset_seconds, device.clock_doubtful)
+    check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
+    if reading.clock is not None and device is not None:
+        await _set_clock(conn, device, reading)
     verbatim = raw.decode() if raw is not None else orjson.dumps(resource).decode()
-    return PreparedReading(_row(reading, verbatim, patient, device_id, ctx.now), reading)
+    row = _row(reading, verbatim, patient, device.id if device else None, ctx.now)
+    if full_url is not None and full_url in refs.observations:
+        row["id"] = refs.observations[full_url]
+    row["links"] = _links(resource, refs) or None
+    return PreparedReading(row, reading)
 
 
 async def store(
@@ -113,7 +135,7 @@ async def store(
             results.append(Stored(row, created=True))
         else:
             results.append(Stored(existing[(row["patient_id"], row["dedup_key"])]._mapping, False))
-    new = [_stored_reading(s.row) for s in results if s.created]
+    new = [_stored_reading(s.row) for s in results if s.created and s.row["kind"] == "measurement"]
     if new:
         await ctx.judge.judge(conn, new)
     return results
@@ -149,19 +171,72 @@ async def resolve_patient(
     return PatientRef(row.id, row.centre_id)
 
 
-async def _resolve_device(
-    conn: AsyncConnection, patient: PatientRef, reference: str | None, refs: References
-) -> str | None:
-    """A device we know, in the patient's centre; otherwise the reference is kept only
-    in the verbatim resource (a reading is never refused for an unregistered device)."""
-    if reference is None:
+async def _resolve_subject(
+    conn: AsyncConnection, principal: Principal, reading: NormalisedReading, refs: References
+) -> tuple[PatientRef, DeviceRef | None]:
+    """The patient the observation is about, and the device that measured it.
+
+    A coincident timestamp is about a device (its subject is the Device): it belongs to
+    the patient the device is lent to, or to the Bundle's patient.
+    """
+    subject = reading.subject_reference
+    if reading.kind == "context" and (subject in refs.devices or subject.startswith("Device/")):
+        device = await _device(conn, subject, refs, centre_id=None)
+        owner = device.patient_id if device is not None else None
+        bundle_patient = refs.only_patient()
+        if owner is None and bundle_patient is not None:
+            owner = bundle_patient.id
+        if device is None or owner is None:
+            raise FhirError.one(
+                422,
+                "not-found",
+                "the subject device is not registered to a patient you may report for",
+                "Observation.subject",
+            )
+        patient = await resolve_patient(conn, principal, f"Patient/{owner}", refs)
+        return patient, device
+    patient = await resolve_patient(conn, principal, subject, refs)
+    device = None
+    if reading.device_reference is not None:
+        device = await _device(conn, reading.device_reference, refs, centre_id=patient.centre_id)
+    return patient, device
+
+
+async def _device(
+    conn: AsyncConnection, reference: str, refs: References, *, centre_id: str | None
+) -> DeviceRef | None:
+    """A device we know; otherwise None, and the reference is kept only in the verbatim
+    resource (a reading is never refused for an unregistered device)."""
+    known = refs.devices.get(reference)
+    if known is None and reference.startswith("Device/"):
+        row = await devices.get(conn, reference[len("Device/") :])
+        if row is not None:
+            known = DeviceRef(
+                row.id, row.centre_id, row.patient_id, row.clock_offset_seconds, row.clock_doubtful
+            )
+            refs.devices[reference] = known
+    if known is None or (centre_id is not None and known.centre_id != centre_id):
         return None
-    if reference in refs.devices:
-        return refs.devices[reference]
-    if reference.startswith("Device/"):
-        row = await devices.get_in_centre(conn, patient.centre_id, reference[len("Device/") :])
-        return row.id if row is not None else None
-    return None
+    return known
+
+
+async def _set_clock(conn: AsyncConnection, device: DeviceRef, reading: NormalisedReading) -> None:
+    assert reading.clock is not None
+    offset, doubtful = clocks.offset_from(reading.clock, reading.effective_at)
+    device.clock_offset_seconds, device.clock_doubtful = offset, doubtful
+    await devices.set_clock(conn, device.id, offset, doubtful)
+
+
+def _links(resource: dict[str, Any], refs: References) -> list[str]:
+    """Our ids of the observations this one points at, where they came in the same Bundle."""
+    references = [
+        (extension.get("valueReference") or {}).get("reference")
+        for extension in resource.get("extension") or ()
+        if extension.get("url") == COINCIDENT_TIMESTAMP_REFERENCE
+    ]
+    for element in ("derivedFrom", "hasMember"):
+        references.extend(r.get("reference") for r in resource.get(element) or ())
+    return [refs.observations[r] for r in references if r in refs.observations]
 
 
 def _row(
@@ -178,14 +253,15 @@ def _row(
         "centre_id": patient.centre_id,
         "patient_id": patient.id,
         "device_id": device_id,
-        "measurement": reading.measurement.key,
-        "code": reading.measurement.code,
+        "kind": reading.kind,
+        "measurement": reading.key,
+        "code": reading.code,
         "status": reading.status,
         "value": single.value if single else None,
         "unit": single.unit if single else None,
         "original_value": single.original_value if single else None,
         "original_unit": single.original_unit if single else None,
-        "components": [v.as_component() for v in reading.values],
+        "components": [v.as_component() for v in reading.values] or None,
         "effective_at": reading.effective_at,
         "effective_original": reading.effective_original,
         "time_doubtful": reading.time_doubtful,

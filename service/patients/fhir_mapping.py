@@ -29,6 +29,7 @@ class Enrolment:
     sex: str
     municipality: str
     centre_reference: str | None
+    other_identifiers: tuple[tuple[str, str], ...] = ()
 
 
 def enrolment_from_fhir(resource: dict[str, Any]) -> Enrolment:
@@ -73,6 +74,11 @@ def enrolment_from_fhir(resource: dict[str, Any]) -> Enrolment:
         sex=gender,
         municipality=_municipality(resource),
         centre_reference=(resource.get("managingOrganization") or {}).get("reference"),
+        other_identifiers=tuple(
+            (i["system"], i["value"])
+            for i in resource.get("identifier") or ()
+            if i.get("system") and i.get("value") and i["system"] not in (FNR_SYSTEM, DNR_SYSTEM)
+        ),
     )
 
 

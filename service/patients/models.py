@@ -43,3 +43,22 @@ class Patient(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version_id: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PatientIdentifier(SQLModel, table=True):
+    """Other identifiers a patient is known by: a gateway's or a hospital record number.
+
+    Registered at enrolment, they let a gateway Bundle find the patient
+    (``ifNoneExist``). Only a keyed hash of the value is stored: it is for finding,
+    not for showing.
+    """
+
+    __tablename__ = "patient_identifier"
+    __table_args__ = (sa.UniqueConstraint("system", "value_hash"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    centre_id: str = Field(foreign_key="centre.id", max_length=64)
+    patient_id: str = Field(foreign_key="patient.id", index=True, max_length=36)
+    system: str = Field(max_length=200)
+    value_hash: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -10,10 +10,11 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
-from service.patients.models import Patient
+from service.patients.models import Patient, PatientIdentifier
 from service.tenancy import patients_for_readings, patients_visible_to
 
 patient = Patient.__table__  # type: ignore[attr-defined]
+identifier = PatientIdentifier.__table__  # type: ignore[attr-defined]
 
 
 async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -75,3 +76,30 @@ async def find_for_readings_by_identity(
         patient.c.identity_hash == identity_hash, patients_for_readings(principal, patient)
     )
     return (await conn.execute(query)).first()
+
+
+async def find_for_readings_by_other_identifier(
+    conn: AsyncConnection, principal: Principal, system: str, value_hash: str
+) -> Row[Any] | None:
+    query = (
+        sa.select(patient.c.id, patient.c.centre_id, patient.c.status)
+        .join(identifier, identifier.c.patient_id == patient.c.id)
+        .where(
+            identifier.c.system == system,
+            identifier.c.value_hash == value_hash,
+            patients_for_readings(principal, patient),
+        )
+    )
+    return (await conn.execute(query)).first()
+
+
+async def add_identifiers(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(sa.insert(identifier), rows)
+
+
+async def other_identifier_exists(conn: AsyncConnection, system: str, value_hash: str) -> bool:
+    query = sa.select(identifier.c.id).where(
+        identifier.c.system == system, identifier.c.value_hash == value_hash
+    )
+    return (await conn.execute(query)).first() is not None

@@ -51,7 +51,29 @@ async def enrol(
         "version_id": 1,
         "created_at": now,
     }
+    for system, value in enrolment.other_identifiers:
+        if await repository.other_identifier_exists(conn, system, vault.lookup_hash(system, value)):
+            raise FhirError.one(
+                409,
+                "duplicate",
+                "another patient is known by this identifier",
+                "Patient.identifier",
+            )
     await repository.insert(conn, values)
+    await repository.add_identifiers(
+        conn,
+        [
+            {
+                "id": new_id(),
+                "centre_id": centre_id,
+                "patient_id": patient_id,
+                "system": system,
+                "value_hash": vault.lookup_hash(system, value),
+                "created_at": now,
+            }
+            for system, value in enrolment.other_identifiers
+        ],
+    )
     row = await repository.get_visible(conn, principal, patient_id)
     assert row is not None
     return patient_to_fhir(row, enrolment.identity_value)
