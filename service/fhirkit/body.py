@@ -13,6 +13,7 @@ import orjson
 from starlette.requests import Request
 
 from service.fhirkit.outcome import FhirError
+from service.settings import Settings
 
 ACCEPTED_MEDIA_TYPES = ("application/fhir+json", "application/json")
 
@@ -37,6 +38,16 @@ async def read_json_body(
         chunks.append(chunk)
     raw = b"".join(chunks)
     return parse_json(raw, max_depth=max_depth, max_items=max_items), raw
+
+
+async def read_fhir_body(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
+    """``read_json_body`` with the limits configured for the service."""
+    return await read_json_body(
+        request,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_items=settings.max_json_items,
+    )
 
 
 def parse_json(raw: bytes, *, max_depth: int, max_items: int) -> dict[str, Any]:

@@ -233,6 +233,8 @@ async def _resolve_patient(
 
 
 def _candidate_identifiers(condition: str, resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """(system, value) pairs to match: ``ifNoneExist=identifier=system|value`` first,
+    then the resource's own identifiers."""
     candidates: list[tuple[str, str]] = []
     if condition.startswith("identifier="):
         system, bar, value = condition.removeprefix("identifier=").rpartition("|")
@@ -254,7 +256,12 @@ async def _register_device(
     refs: ingest.References,
 ) -> tuple[ingest.DeviceRef, bool]:
     validate(resource, "Device")
-    system, value = _identifier_condition("", resource)
+    candidates = _candidate_identifiers("", resource)
+    if not candidates:
+        raise FhirError.one(
+            422, "required", "a Device entry must carry an identifier", "Device.identifier"
+        )
+    system, value = candidates[0]
     centres = {p.centre_id for p in refs.patients.values()}
     if not centres and principal.role is Role.patient:
         centres = {
@@ -296,22 +303,6 @@ async def _register_device(
 def _device_ref(row: Any) -> ingest.DeviceRef:
     return ingest.DeviceRef(
         row.id, row.centre_id, row.patient_id, row.clock_offset_seconds, row.clock_doubtful
-    )
-
-
-def _identifier_condition(condition: str, resource: dict[str, Any]) -> tuple[str, str]:
-    """The identifier to match: ``ifNoneExist=identifier=system|value``, else the
-    resource's first identifier."""
-    if condition.startswith("identifier="):
-        system, bar, value = condition.removeprefix("identifier=").rpartition("|")
-        if bar and value:
-            return system, value
-    kind = resource.get("resourceType", "Resource")
-    for identifier in resource.get("identifier") or ():
-        if identifier.get("value"):
-            return identifier.get("system", ""), identifier["value"]
-    raise FhirError.one(
-        422, "required", f"a {kind} entry must carry an identifier", f"{kind}.identifier"
     )
 
 

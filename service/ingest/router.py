@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
 from service.deps import Db, State
-from service.fhirkit.body import read_json_body
+from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
 from service.fhirkit.responses import FhirResponse
@@ -39,12 +39,7 @@ async def create_observation(
 ) -> Response:
     """Store one reading. A repeat of a stored reading answers 200 with the stored one."""
     settings = state.settings
-    body, raw = await read_json_body(
-        request,
-        max_bytes=settings.max_body_bytes,
-        max_depth=settings.max_json_depth,
-        max_items=settings.max_json_items,
-    )
+    body, raw = await read_fhir_body(request, settings)
     result = await ingest.create_observation(db, principal, body, ingest_context(state), raw=raw)
     row = result.row
     headers = {
@@ -63,12 +58,7 @@ async def process_bundle(
 ) -> FhirResponse:
     """A gateway's ``transaction`` (all or nothing) or ``batch`` (entry by entry) Bundle."""
     settings = state.settings
-    body, _ = await read_json_body(
-        request,
-        max_bytes=settings.max_body_bytes,
-        max_depth=settings.max_json_depth,
-        max_items=settings.max_json_items,
-    )
+    body, _ = await read_fhir_body(request, settings)
     response = await bundles.process(
         db,
         principal,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from service.auth.deps import PatientCreator, PatientReader, PatientSearcher
 from service.deps import Db, State
-from service.fhirkit.body import read_json_body
+from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import searchset
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.responses import FhirResponse
@@ -29,12 +29,7 @@ async def enrol_patient(
     request: Request, principal: PatientCreator, db: Db, state: State
 ) -> FhirResponse:
     """Enrol a patient in the follow-up centre named by ``managingOrganization``."""
-    body, _ = await read_json_body(
-        request,
-        max_bytes=state.settings.max_body_bytes,
-        max_depth=state.settings.max_json_depth,
-        max_items=state.settings.max_json_items,
-    )
+    body, _ = await read_fhir_body(request, state.settings)
     resource = await patients.enrol(db, principal, body, state.vault)
     location = f"{request.base_url}fhir/Patient/{resource['id']}/_history/1"
     return FhirResponse(resource, status_code=201, headers={"Location": location})
