@@ -72,6 +72,16 @@ class IssuerKeys:
 
 
 class TokenVerifier:
+    """Verifies tokens, and remembers the ones it verified until they expire.
+
+    A gateway or a nurse's browser sends the same token many times a minute; checking
+    an RSA signature again each time costs more than the rest of a reading's ingest
+    but the database. The memory is bounded and per process (any process can verify
+    any token: nothing is lost when a request lands elsewhere).
+    """
+
+    MEMORY = 4096
+
     def __init__(
         self,
         issuers: list[IssuerKeys],
@@ -82,8 +92,22 @@ class TokenVerifier:
         self._issuers = {i.issuer: i for i in issuers}
         self._http = http
         self._leeway = leeway_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     async def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires_at = remembered
+            if time.time() < expires_at:
+                return principal
+            del self._verified[token]
+        principal, expires_at = await self._verify(token)
+        if len(self._verified) >= self.MEMORY:
+            self._verified.clear()
+        self._verified[token] = (principal, expires_at)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         header, unverified = _peek(token)
         issuer = self._issuers.get(str(unverified.get("iss", "")))
         if issuer is None:
@@ -103,7 +127,7 @@ class TokenVerifier:
             raise InvalidToken(_reason(error)) from None
         except (ValueError, TypeError):
             raise InvalidToken("the token is malformed") from None
-        return _principal(decoded.claims)
+        return _principal(decoded.claims), float(decoded.claims["exp"])
 
 
 def _peek(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

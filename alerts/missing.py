@@ -1,0 +1,110 @@
+"""Silence as a finding: an expected reading that never came, a device that went quiet.
+
+A stale-data alarm that never fires was a standing complaint about monitoring systems: a
+sensor died and nobody noticed. The service runs this scan on a timer; it is pure, so "now"
+and what was last seen are arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from alerts import device
+from alerts.careplan import CarePlan, Schedule
+from alerts.model import Finding, Rule, Severity, require_aware
+from alerts.protocols import Protocol, load_protocol
+from alerts.text import Lang, both, hours, name
+
+
+def expected_schedules(plan: CarePlan, protocol: Protocol) -> dict[str, Schedule]:
+    """The protocol's schedules with the plan's: a plan may add, replace or drop (None) one."""
+    merged = dict(protocol.expected)
+    for measurement, schedule in plan.schedule.items():
+        if schedule is None:
+            merged.pop(measurement, None)
+        else:
+            merged[measurement] = schedule
+    return merged
+
+
+def scan_missing(
+    plan: CarePlan,
+    last_seen: Mapping[str, datetime],
+    device_last_seen: Mapping[str, datetime],
+    enrolled_at: datetime,
+    now: datetime,
+) -> list[Finding]:
+    """Missing readings (yellow) and silent devices (yellow, technical).
+
+    last_seen: measurement -> effective_at of its newest reading.
+    device_last_seen: device_id -> when the service last heard from it (received_at).
+    enrolled_at: start of the current active period (enrolment, or the end of the last
+        pause); no clock runs before it, so a patient back from hospital is not "missing".
+    A measurement is missing once `every + window + grace` hours have passed since its last
+    reading; exactly at that moment it is not yet. Each finding's effective_at is the moment
+    the gap passed its limit, stable across scans, for the service to deduplicate on.
+    """
+    for value, label in ((enrolled_at, "enrolled_at"), (now, "now")):
+        require_aware(value, label)
+    if not plan.active:
+        return []
+    protocol = load_protocol(plan.protocol)
+    result: list[Finding] = []
+    for measurement, schedule in sorted(expected_schedules(plan, protocol).items()):
+        missing = _missing(measurement, schedule, last_seen.get(measurement), enrolled_at, now)
+        if missing is not None:
+            result.append(missing)
+    limit = plan.device_silence_hours or protocol.device_silence_hours
+    for device_id, heard_at in sorted(device_last_seen.items()):
+        silent = device.silent(device_id, max(heard_at, enrolled_at), limit, now)
+        if silent is not None:
+            result.append(silent)
+    return result
+
+
+def _missing(
+    measurement: str,
+    schedule: Schedule,
+    seen: datetime | None,
+    enrolled_at: datetime,
+    now: datetime,
+) -> Finding | None:
+    never = seen is None or seen < enrolled_at
+    since = enrolled_at if seen is None or seen < enrolled_at else seen
+    overdue_at = since + schedule.missing_after
+    if now <= overdue_at:
+        return None
+    gap_hours = (now - since).total_seconds() / 3600
+    reason_nb, reason_en = both(lambda lang: _reason(measurement, schedule, gap_hours, never, lang))
+    return Finding(
+        rule=Rule.MISSING_READING,
+        severity=Severity.YELLOW,
+        measurement=measurement,
+        direction=None,
+        reading_ids=(),
+        reason_nb=reason_nb,
+        reason_en=reason_en,
+        value=round(gap_hours, 1),
+        threshold=schedule.missing_after.total_seconds() / 3600,
+        effective_at=overdue_at,
+    )
+
+
+def _reason(measurement: str, schedule: Schedule, gap: float, never: bool, lang: Lang) -> str:
+    what = name(measurement, lang)
+    every = hours(schedule.every_hours, lang)
+    limit = hours(schedule.missing_after.total_seconds() / 3600, lang)
+    if lang == "nb":
+        head = (
+            f"Ingen måling av {what} siden oppfølgingen startet for {hours(gap, lang)} siden"
+            if never
+            else f"Ingen måling av {what} på {hours(gap, lang)}"
+        )
+        return f"{head} (forventet én per {every}, grense {limit})"
+    head = (
+        f"No {what} reading since follow-up started {hours(gap, lang)} ago"
+        if never
+        else f"No {what} reading for {hours(gap, lang)}"
+    )
+    return f"{head} (expected one every {every}, limit {limit})"

@@ -1,0 +1,102 @@
+"""Words for the reason texts, in bokmål and English.
+
+A nurse reads the reason before the numbers, so it must carry the value, the limit and the
+unit in the reader's own conventions (decimal comma in Norwegian). Kept apart from the rules
+so a wording change never touches a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+Lang = Literal["nb", "en"]
+
+# measurement -> (name nb, name en, unit nb, unit en); names in lower case for mid-sentence use.
+_MEASUREMENTS: dict[str, tuple[str, str, str, str]] = {
+    "systolic": ("systolisk blodtrykk", "systolic blood pressure", " mmHg", " mmHg"),
+    "diastolic": ("diastolisk blodtrykk", "diastolic blood pressure", " mmHg", " mmHg"),
+    "heart_rate": ("puls", "heart rate", "/min", "/min"),
+    "respiratory_rate": ("respirasjonsfrekvens", "respiratory rate", "/min", "/min"),
+    "spo2": ("oksygenmetning", "oxygen saturation", " %", "%"),
+    "body_weight": ("kroppsvekt", "body weight", " kg", " kg"),
+    "body_temperature": ("kroppstemperatur", "body temperature", " °C", " °C"),
+    "glucose": ("blodsukker", "blood glucose", " mmol/L", " mmol/L"),
+    "glucose_capillary": ("blodsukker (kapillært)", "capillary glucose", " mmol/L", " mmol/L"),
+    "cat_score": ("CAT-skår", "CAT score", " poeng", " points"),
+}
+
+
+def name(measurement: str, lang: Lang) -> str:
+    """Unknown measurements keep their key: a strange word beats a missing one."""
+    names = _MEASUREMENTS.get(measurement)
+    if names is None:
+        return measurement
+    return names[0] if lang == "nb" else names[1]
+
+
+def number(value: float, lang: Lang) -> str:
+    """At most two decimals, trailing zeros dropped: 182, 82,5, 2,96 (not a rounded 3,0)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    if text == "-0":
+        text = "0"
+    return text.replace(".", ",") if lang == "nb" else text
+
+
+def quantity(measurement: str, value: float, lang: Lang) -> str:
+    names = _MEASUREMENTS.get(measurement)
+    unit = "" if names is None else names[2] if lang == "nb" else names[3]
+    return number(value, lang) + unit
+
+
+def hours(value: float, lang: Lang) -> str:
+    amount = number(round(value, 1), lang)
+    if lang == "nb":
+        return f"{amount} time" if amount == "1" else f"{amount} timer"
+    return f"{amount} hour" if amount == "1" else f"{amount} hours"
+
+
+def duration(seconds: float, lang: Lang) -> str:
+    """Minutes under an hour (a clock off by ten minutes is not "0,2 timer"), else hours."""
+    if seconds >= 3600:
+        return hours(seconds / 3600, lang)
+    minutes = round(seconds / 60)
+    if lang == "nb":
+        return f"{minutes} minutt" if minutes == 1 else f"{minutes} minutter"
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def sentence(text: str) -> str:
+    """Capitalise the first letter only: "CAT-skår" must stay "CAT-skår"."""
+    return text[:1].upper() + text[1:]
+
+
+def late_note(delay_seconds: float, lang: Lang) -> str:
+    if lang == "nb":
+        return f" (målingen kom inn {duration(delay_seconds, lang)} etter at den ble tatt)"
+    return f" (the reading arrived {duration(delay_seconds, lang)} after it was taken)"
+
+
+def relation(beyond: bool, high: bool, lang: Lang) -> str:
+    """'over'/'above' when past the limit, 'på'/'at' when exactly on it."""
+    if not beyond:
+        return "på" if lang == "nb" else "at"
+    if high:
+        return "over" if lang == "nb" else "above"
+    return "under" if lang == "nb" else "below"
+
+
+def colour(severity: str, lang: Lang) -> str:
+    nb = {"red": "rød", "yellow": "gul", "green": "grønn"}
+    return nb.get(severity, severity) if lang == "nb" else severity
+
+
+def in_a_row(count: int, lang: Lang) -> str:
+    if lang == "nb":
+        return f" ({count} avvikende målinger på rad)"
+    return f" ({count} deviating readings in a row)"
+
+
+def both(build: Callable[[Lang], str]) -> tuple[str, str]:
+    """Build a text once per language from one function, so the two never drift apart."""
+    return (build("nb"), build("en"))
