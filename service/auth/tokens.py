@@ -39,6 +39,9 @@ class IssuerKeys:
     keyset: KeySet | None = None
     cache_seconds: float = 3600.0
     fetched_at: float = 0.0
+    # Bumped whenever the key set is replaced: tokens remembered under an older key
+    # set are verified again (a key removed from the JWKS stops working).
+    generation: int = 0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def keys(self, http: httpx.AsyncClient | None, kid: str | None) -> KeySet:
@@ -65,6 +68,7 @@ class IssuerKeys:
                 response = await http.get(self.jwks_url, timeout=5.0)
                 response.raise_for_status()
                 self.keyset = KeySet.import_key_set(response.json())
+                self.generation += 1
             except (httpx.HTTPError, ValueError, JoseError):
                 if self.keyset is None:
                     raise InvalidToken("the issuer's keys are not available") from None
@@ -92,19 +96,20 @@ class TokenVerifier:
         self._issuers = {i.issuer: i for i in issuers}
         self._http = http
         self._leeway = leeway_seconds
-        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._verified: dict[str, tuple[Principal, float, int]] = {}
 
     async def verify(self, token: str) -> Principal:
         remembered = self._verified.get(token)
         if remembered is not None:
-            principal, expires_at = remembered
-            if time.time() < expires_at:
+            principal, expires_at, generation = remembered
+            issuer = self._issuers.get(principal.issuer)
+            if issuer is not None and generation == issuer.generation and time.time() < expires_at:
                 return principal
             del self._verified[token]
         principal, expires_at = await self._verify(token)
         if len(self._verified) >= self.MEMORY:
             self._verified.clear()
-        self._verified[token] = (principal, expires_at)
+        self._verified[token] = (principal, expires_at, self._issuers[principal.issuer].generation)
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:

@@ -151,3 +151,15 @@ async def test_patient_token_cannot_borrow_user_scopes(
     token = mint_token(settings, role=Role.patient, subject="p", scopes=["user/Observation.rs"])
     response = await client.get("/fhir/Observation", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
+
+
+async def test_a_remembered_token_still_expires(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = _signed(settings, exp=int(time.time()) + 120)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(URL, headers=headers)).status_code == 200
+    an_hour_later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: an_hour_later)
+    # The verifier remembers the token, but not past its expiry.
+    assert (await client.get(URL, headers=headers)).status_code == 401
