@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import unquote_to_bytes
 from uuid import uuid4
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.request_context import set_request_id
@@ -38,6 +40,9 @@ class RequestMiddleware:
             return
         request_id = _request_id(scope)
         set_request_id(request_id)
+        if _has_control_characters(scope):
+            await _refuse(scope, send, request_id)
+            return
         started = time.perf_counter()
         status = 500
 
@@ -64,6 +69,35 @@ class RequestMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
+
+
+def _has_control_characters(scope: Scope) -> bool:
+    """NUL and other control characters in the path or query: no identifier or search
+    value of ours holds one, and PostgreSQL refuses NUL in text with an error."""
+    query = unquote_to_bytes(scope.get("query_string", b""))
+    path: str = scope.get("path", "")
+    return any(ord(c) < 0x20 for c in path) or any(b < 0x20 for b in query)
+
+
+async def _refuse(scope: Scope, send: Send, request_id: str) -> None:
+    detail = "control characters are not allowed in the path or the query"
+    if scope.get("path", "").startswith("/fhir"):
+        body: dict[str, object] = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid", "diagnostics": detail}],
+        }
+        media_type = b"application/fhir+json"
+    else:
+        body, media_type = {"error": "invalid_request", "detail": detail}, b"application/json"
+    content = orjson.dumps(body)
+    headers = [
+        (b"content-type", media_type),
+        (b"content-length", str(len(content)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *SECURITY_HEADERS,
+    ]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _request_id(scope: Scope) -> str:

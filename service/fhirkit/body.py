@@ -7,6 +7,7 @@ seconds and hundreds of megabytes on a hostile 1 MiB array.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -61,7 +62,34 @@ def parse_json(raw: bytes, *, max_depth: int, max_items: int) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise FhirError.one(400, "structure", "the request body must be a JSON object")
     _check_shape(document, max_depth=max_depth, max_items=max_items)
+    if _ESCAPED_CONTROL.search(raw):
+        _refuse_control_characters(document)
     return document
+
+
+# FHIR strings may hold no character below U+0020 but tab, CR and LF. In JSON such a
+# character can only arrive escaped; PostgreSQL refuses NUL in text outright.
+_ESCAPED_CONTROL = re.compile(rb"\\u00(?:0[0-8bcefBCEF]|1[0-9a-fA-F])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _refuse_control_characters(document: dict[str, Any]) -> None:
+    """Find the element that holds the character, to name it (the slow path only)."""
+    stack: list[tuple[Any, str]] = [(document, str(document.get("resourceType") or "$"))]
+    while stack:
+        node, path = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            child_path = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}"
+            if isinstance(child, str) and (_CONTROL.search(child) or _CONTROL.search(str(key))):
+                raise FhirError.one(
+                    422,
+                    "value",
+                    "a string holds a control character FHIR does not allow",
+                    child_path,
+                )
+            if isinstance(child, dict | list):
+                stack.append((child, child_path))
 
 
 def _check_shape(document: dict[str, Any], *, max_depth: int, max_items: int) -> None:

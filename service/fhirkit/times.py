@@ -25,7 +25,9 @@ class EffectiveTime:
     note: str | None = None
 
 
-def parse_effective(value: str, local_zone: ZoneInfo) -> EffectiveTime:
+def parse_effective(value: object, local_zone: ZoneInfo) -> EffectiveTime:
+    if not isinstance(value, str):
+        raise InvalidTime("a FHIR dateTime is a JSON string")
     if "T" not in value:
         raise InvalidTime("a reading's time must include the time of day and its UTC offset")
     try:
@@ -34,12 +36,15 @@ def parse_effective(value: str, local_zone: ZoneInfo) -> EffectiveTime:
         raise InvalidTime("not a FHIR dateTime") from None
     if parsed.tzinfo is None:
         raise InvalidTime("a FHIR dateTime with a time must carry a UTC offset")
-    if value.endswith("-00:00"):
-        wall_clock = parsed.replace(tzinfo=local_zone)
-        return EffectiveTime(
-            at=wall_clock.astimezone(UTC),
-            original=value,
-            doubtful=True,
-            note=f"offset unknown (-00:00): read as local time in {local_zone.key}",
-        )
-    return EffectiveTime(at=parsed.astimezone(UTC), original=value)
+    try:
+        if value.endswith("-00:00"):
+            wall_clock = parsed.replace(tzinfo=local_zone)
+            return EffectiveTime(
+                at=wall_clock.astimezone(UTC),
+                original=value,
+                doubtful=True,
+                note=f"offset unknown (-00:00): read as local time in {local_zone.key}",
+            )
+        return EffectiveTime(at=parsed.astimezone(UTC), original=value)
+    except OverflowError:
+        raise InvalidTime("the time is outside the range of dates this service stores") from None

@@ -68,7 +68,8 @@ def _issue(resource_type: str, error: Any) -> Issue:
             path += f"[{part}]"
         elif part not in ("function-after", "function-before", "function-wrap"):
             path += f".{part}"
-    kind = str(error.get("type", "invalid"))
+    # fhir.resources qualifies some types ("model_field_validation.missing").
+    kind = str(error.get("type", "invalid")).rsplit(".", 1)[-1]
     code: IssueCode = (
         "required" if kind == "missing" else "structure" if kind == "extra_forbidden" else "value"
     )

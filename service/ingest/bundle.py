@@ -73,6 +73,18 @@ def _entries(bundle: dict[str, Any], max_entries: int) -> list[dict[str, Any]]:
         raise FhirError.one(
             413, "too-costly", f"a Bundle may hold at most {max_entries} entries", "Bundle.entry"
         )
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        full_url = entry.get("fullUrl")
+        if isinstance(full_url, str):
+            if full_url in seen:  # bdl-7: references would be ambiguous
+                raise FhirError.one(
+                    422,
+                    "invariant",
+                    "two entries share one fullUrl",
+                    f"Bundle.entry[{index}].fullUrl",
+                )
+            seen.add(full_url)
     return entries
 
 

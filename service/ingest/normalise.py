@@ -288,6 +288,11 @@ def _quantity(element: dict[str, Any], measurement: Measurement, path: str) -> V
         raise FhirError.one(
             422, "required", "the quantity has no value", f"{path}.valueQuantity.value"
         )
+    if isinstance(raw_value, bool) or not isinstance(raw_value, int | float):
+        # FHIR JSON decimals are JSON numbers; "72" is a string that happens to parse.
+        raise FhirError.one(
+            422, "value", "the value must be a JSON number", f"{path}.valueQuantity.value"
+        )
     # UCUM is read from the code, never from the free-text unit.
     ucum = quantity.get("code")
     system = quantity.get("system")
