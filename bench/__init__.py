@@ -1,0 +1,1 @@
+"""``make bench``: the ingest benchmark on PostgreSQL (see ``bench/README.md``)."""
