@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
@@ -18,6 +16,7 @@ from service.ingest import repository, search
 from service.ingest import service as ingest
 from service.ingest.context import ingest_context
 from service.ingest.resources import etag, observation_to_fhir
+from service.state import app_state
 
 router = APIRouter(prefix="/fhir", tags=["FHIR readings"])
 
@@ -29,17 +28,30 @@ _FHIR_BODY = {
 }
 
 
-@router.post("/Observation", status_code=201, openapi_extra=_FHIR_BODY)
-async def create_observation(
-    request: Request,
-    principal: ObservationCreator,
-    db: Db,
-    state: State,
-    prefer: Annotated[str | None, Header()] = None,
-) -> Response:
-    """Store one reading. A repeat of a stored reading answers 200 with the stored one."""
-    settings = state.settings
-    body, raw = await read_fhir_body(request, settings)
+@router.post(
+    "/Observation",
+    status_code=201,
+    openapi_extra={
+        **_FHIR_BODY,
+        "parameters": [
+            {
+                "name": "Prefer",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "return=minimal answers without a body",
+            }
+        ],
+    },
+)
+async def create_observation(request: Request, principal: ObservationCreator, db: Db) -> Response:
+    """Store one reading. A repeat of a stored reading answers 200 with the stored one.
+
+    ``Prefer: return=minimal`` answers without a body. (The hot path: the state and
+    the header are read from the request, not resolved as dependencies.)
+    """
+    state = app_state(request)
+    body, raw = await read_fhir_body(request, state.settings)
     result = await ingest.create_observation(db, principal, body, ingest_context(state), raw=raw)
     row = result.row
     headers = {
@@ -47,7 +59,7 @@ async def create_observation(
         "ETag": etag(row),
     }
     status = 201 if result.created else 200
-    if prefer is not None and "return=minimal" in prefer:
+    if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=status, headers=headers)
     return FhirResponse(observation_to_fhir(row), status_code=status, headers=headers)
 

@@ -150,6 +150,14 @@ async def resolve_patient(
     """
     if reference in refs.patients:
         return refs.patients[reference]
+    patient = await _lookup_patient(conn, principal, reference)
+    refs.patients[reference] = patient  # a Bundle of 100 readings looks its patient up once
+    return patient
+
+
+async def _lookup_patient(
+    conn: AsyncConnection, principal: Principal, reference: str
+) -> PatientRef:
     patient_id = reference.removeprefix("Patient/")
     row = None
     if reference.startswith("Patient/") and "/" not in patient_id:
