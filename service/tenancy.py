@@ -24,6 +24,9 @@ def _scope(
 ) -> ColumnElement[bool]:
     if principal.role is Role.patient:
         return patient_id == principal.subject  # type: ignore[no-any-return]
+    if principal.role in centre_roles and len(principal.centres) == 1:
+        # The common case, and a plain comparison: an IN list is re-rendered per query.
+        return centre_id == principal.centres[0]  # type: ignore[no-any-return]
     if principal.role in centre_roles and principal.centres:
         return centre_id.in_(principal.centres)  # type: ignore[no-any-return]
     return sa.false()
