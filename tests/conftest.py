@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,14 @@ from service.migrate import upgrade
 from service.settings import Settings
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+_SKIPPED_POSTGRES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it loudly at the end, where nobody scrolls past it."""
+    for reason in _SKIPPED_POSTGRES:
+        terminalreporter.section("POSTGRESQL LEG SKIPPED", sep="*", red=True, bold=True)
+        terminalreporter.line(f"{reason}: only SQLite was tested.", red=True, bold=True)
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ async def _create_postgres_database() -> str | None:
         reason = f"PostgreSQL not reachable at {where}: {type(error).__name__}"
         if os.environ.get("DHO_TEST_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"{reason} (DHO_TEST_REQUIRE_POSTGRES=1: CI must run both legs)")
-        warnings.warn(f"\n\n*** SKIPPING THE POSTGRESQL LEG: {reason} ***\n", stacklevel=1)
+        _SKIPPED_POSTGRES.append(reason)
         return None
     finally:
         await admin.dispose()
