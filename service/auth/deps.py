@@ -30,9 +30,10 @@ async def current_principal(request: Request) -> Principal:
 
 
 def require(resource_type: str, interaction: Interaction) -> Callable[..., Awaitable[Principal]]:
-    async def dependency(
-        principal: Annotated[Principal, Depends(current_principal)],
-    ) -> Principal:
+    async def dependency(request: Request) -> Principal:
+        # current_principal called directly, not as a sub-dependency: one dependency
+        # to solve per request instead of two.
+        principal = await current_principal(request)
         if not principal.allows(resource_type, interaction):
             raise Forbidden(f"the token's scopes do not allow this on {resource_type}")
         return principal
