@@ -64,11 +64,6 @@ async def get_visible(
     return (await conn.execute(query)).first()
 
 
-async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, Row[Any]]:
-    query = sa.select(observation).where(observation.c.id.in_(list(ids)))
-    return {r.id: r for r in await conn.execute(query)}
-
-
 async def search_visible(
     conn: AsyncConnection,
     principal: Principal,

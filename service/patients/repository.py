@@ -31,15 +31,6 @@ async def get_visible(
     return (await conn.execute(query)).first()
 
 
-async def find_visible_by_identity(
-    conn: AsyncConnection, principal: Principal, identity_hash: str
-) -> Row[Any] | None:
-    query = sa.select(patient).where(
-        patient.c.identity_hash == identity_hash, patients_visible_to(principal, patient)
-    )
-    return (await conn.execute(query)).first()
-
-
 async def identity_exists(conn: AsyncConnection, identity_hash: str) -> bool:
     query = sa.select(patient.c.id).where(patient.c.identity_hash == identity_hash)
     return (await conn.execute(query)).first() is not None
