@@ -248,17 +248,33 @@ async def test_the_continuous_oximeter_bundle(
     bundle = _rewrite(_recent(_load("bundle-continuousnonin.json")), world["mapping"])
     first = await client.post("/fhir", json=bundle, headers=auth(world["token"]))
     assert first.status_code == 200, first.text
-    rows = await _stored(app, world["patient_id"])
-    spo2 = [r.value for r in rows if r.measurement == "spo2"]
-    sent = [
-        e["resource"]["valueQuantity"]["value"]
-        for e in bundle["entry"]
-        if e["resource"]["code"]["coding"][0]["code"] == "150456"
-    ]
-    assert len(sent) > 5
-    assert sorted(sent) == sorted(v for v in spo2 if v in sent)[: len(sent)] or set(sent) <= set(
-        spo2
+    search = await client.get(
+        "/fhir/Observation",
+        params={"patient": world["patient_id"], "code": "2708-6,8867-4", "_count": 500},
+        headers=auth(world["token"]),
     )
+    found = {
+        (
+            r["code"]["coding"][0]["code"],
+            r["effectiveDateTime"],
+            r["valueQuantity"]["value"],
+            r["valueQuantity"]["code"],
+        )
+        for r in (e["resource"] for e in search.json()["entry"])
+    }
+    sent = {
+        (
+            r["code"]["coding"][0]["code"],
+            r["effectiveDateTime"],
+            r["valueQuantity"]["value"],
+            r["valueQuantity"]["code"],
+        )
+        for r in (e["resource"] for e in bundle["entry"])
+        if r["code"]["coding"][0]["code"] in ("150456", "149530") and "valueQuantity" in r
+    }
+    assert len(sent) > 10
+    assert sent <= found
+    rows = await _stored(app, world["patient_id"])
     assert any(r.measurement == "battery" and r.kind == "context" for r in rows)
     count = len(rows)
     again = await client.post("/fhir", json=bundle, headers=auth(world["token"]))
