@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 vault=vault_from_settings(settings),
                 catalogue=load_catalogue(settings.fhir_dir),
                 judge=judge or NoTriage(),
-                http=http,
                 local_zone=ZoneInfo(settings.local_timezone),
             )
             try:

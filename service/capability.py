@@ -9,8 +9,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from service.fhirkit.catalogue import DEFAULT_FHIR_DIR
+from service.deps import State
 from service.fhirkit.responses import FhirResponse
+from service.settings import DEFAULT_FHIR_DIR
 
 router = APIRouter(prefix="/fhir", tags=["FHIR metadata"])
 
@@ -24,5 +25,5 @@ def capability_statement(fhir_dir: Path = DEFAULT_FHIR_DIR) -> dict[str, Any]:
 
 
 @router.get("/metadata")
-async def metadata() -> FhirResponse:
-    return FhirResponse(capability_statement())
+async def metadata(state: State) -> FhirResponse:
+    return FhirResponse(capability_statement(state.settings.fhir_dir))

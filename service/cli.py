@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo
 
 from service.settings import get_settings
 
@@ -92,9 +91,8 @@ def _demo(_: argparse.Namespace) -> int:
     from service import demo
     from service.database import create_engine
     from service.fhirkit.catalogue import load_catalogue
-    from service.ingest.service import IngestContext
+    from service.ingest.context import context_for
     from service.ingest.triage_seam import NoTriage
-    from service.models_base import utcnow
     from service.patients.identity_vault import vault_from_settings
 
     settings = get_settings()
@@ -102,15 +100,7 @@ def _demo(_: argparse.Namespace) -> int:
     async def run() -> dict[str, int]:
         engine = create_engine(settings)
         try:
-            from datetime import timedelta
-
-            ctx = IngestContext(
-                catalogue=load_catalogue(settings.fhir_dir),
-                judge=NoTriage(),
-                now=utcnow(),
-                future_skew=timedelta(seconds=settings.future_skew_seconds),
-                local_zone=ZoneInfo(settings.local_timezone),
-            )
+            ctx = context_for(settings, load_catalogue(settings.fhir_dir), NoTriage())
             return await demo.load(engine, ctx, vault_from_settings(settings))
         finally:
             await engine.dispose()

@@ -55,24 +55,6 @@ class Forbidden(ApiError):
     fhir_code = "forbidden"
 
 
-class NotFound(ApiError):
-    status_code = 404
-    error = "not_found"
-    fhir_code = "not-found"
-
-
-class Conflict(ApiError):
-    status_code = 409
-    error = "conflict"
-    fhir_code = "conflict"
-
-
-class Unprocessable(ApiError):
-    status_code = 422
-    error = "unprocessable"
-    fhir_code = "invalid"
-
-
 def _is_fhir(request: Request) -> bool:
     return request.url.path.startswith("/fhir")
 

@@ -15,6 +15,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The FHIR contract (catalogue, CapabilityStatement) as data, beside the package.
+DEFAULT_FHIR_DIR = Path(__file__).resolve().parent.parent / "fhir"
+
 
 class TrustedIssuer(BaseModel):
     """An external OIDC issuer (HelseID, ID-porten, Keycloak) whose tokens we accept."""
@@ -30,8 +33,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./var/dho.sqlite3"
     var_dir: Path = Path("./var")
-    # The FHIR contract (catalogue, CapabilityStatement) as data; the image sets it.
-    fhir_dir: Path = Path(__file__).resolve().parent.parent / "fhir"
+    fhir_dir: Path = DEFAULT_FHIR_DIR
     # Wall-clock zone for readings sent with an unknown offset (-00:00) and date searches.
     local_timezone: str = "Europe/Oslo"
 
@@ -74,10 +76,6 @@ class Settings(BaseSettings):
     @property
     def dev_issuer_enabled(self) -> bool:
         return not self.oidc_issuers
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import httpx
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,7 +26,6 @@ class AppState:
     vault: IdentityVault
     catalogue: Catalogue
     judge: ReadingJudge
-    http: httpx.AsyncClient
     local_zone: ZoneInfo
 
 

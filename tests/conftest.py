@@ -133,8 +133,3 @@ def client(app_and_client: tuple[object, httpx.AsyncClient]) -> httpx.AsyncClien
 @pytest.fixture(scope="session")
 def app(app_and_client: tuple[object, httpx.AsyncClient]) -> object:
     return app_and_client[0]
-
-
-@pytest.fixture(autouse=True)
-def _no_leaked_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DHO_OIDC_ISSUERS", raising=False)

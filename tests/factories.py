@@ -14,11 +14,10 @@ import httpx
 from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
 from service.centres import repository as centres
+from service.fhirkit.catalogue import LOINC, UCUM
 from service.patients.identity_number import FNR_SYSTEM, generate_identity_number
 from service.settings import Settings
 
-LOINC = "http://loinc.org"
-UCUM = "http://unitsofmeasure.org"
 _births = itertools.count()
 
 
@@ -156,3 +155,12 @@ def blood_pressure(
         },
     ]
     return resource
+
+
+async def readings_of(client: httpx.AsyncClient, patient: EnrolledPatient) -> list[dict[str, Any]]:
+    """The patient's stored readings, as the patient sees them (one page of up to 500)."""
+    response = await client.get(
+        "/fhir/Observation", params={"patient": patient.id, "_count": 500}, headers=patient.headers
+    )
+    assert response.status_code == 200, response.text
+    return [entry["resource"] for entry in response.json().get("entry", [])]

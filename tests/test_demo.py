@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import sqlalchemy as sa
@@ -12,17 +10,14 @@ import sqlalchemy as sa
 from service import demo
 from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
-from service.ingest.service import IngestContext
+from service.ingest.context import context_for
 from service.ingest.triage_seam import NoTriage
-from service.models_base import utcnow
 from service.settings import Settings
 
 
 async def test_demo_loads_once(client: httpx.AsyncClient, app: Any, settings: Settings) -> None:
     state = app.state.dho
-    ctx = IngestContext(
-        state.catalogue, NoTriage(), utcnow(), timedelta(minutes=10), ZoneInfo("Europe/Oslo")
-    )
+    ctx = context_for(settings, state.catalogue, NoTriage())
     first = await demo.load(state.engine, ctx, state.vault)
     second = await demo.load(state.engine, ctx, state.vault)
     assert first["patients_created"] == 20

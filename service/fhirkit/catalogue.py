@@ -13,11 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from service.settings import DEFAULT_FHIR_DIR
+
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 MDC = "urn:iso:std:iso:11073:10101"
-
-DEFAULT_FHIR_DIR = Path(__file__).resolve().parents[2] / "fhir"
 
 
 class UnitNotAccepted(ValueError):

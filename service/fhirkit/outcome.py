@@ -103,10 +103,6 @@ def operation_outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
 
 
-def information(diagnostics: str) -> dict[str, Any]:
-    return operation_outcome([Issue("informational", diagnostics, severity="information")])
-
-
 def not_found(resource_type: str) -> FhirError:
     # The same answer whether the resource does not exist or is outside the caller's
     # reach: existence must not leak.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
@@ -21,7 +20,6 @@ MODELS: dict[str, Any] = {
     "Observation": Observation,
     "Patient": Patient,
     "Device": Device,
-    "Bundle": Bundle,
 }
 
 _MESSAGES = {

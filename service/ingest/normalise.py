@@ -128,7 +128,7 @@ def normalise(
     codings = resource.get("code", {}).get("coding")
     measurement = catalogue.find(codings)
     if measurement is not None:
-        if _absent(resource, measurement, catalogue):
+        if _absent(resource, measurement):
             # A measurement without a value (the device said "not a number"): kept, and
             # shown, but there is nothing to judge.
             return _context(resource, f"absent:{measurement.key}", measurement.code, common)
@@ -168,7 +168,7 @@ def _describe(codings: list[dict[str, Any]] | None) -> str:
     return "(" + ", ".join(shown) + ")" if shown else "(no coding)"
 
 
-def _absent(resource: dict[str, Any], measurement: Measurement, catalogue: Catalogue) -> bool:
+def _absent(resource: dict[str, Any], measurement: Measurement) -> bool:
     if "dataAbsentReason" in resource and "valueQuantity" not in resource:
         return not measurement.is_panel or not any(
             "valueQuantity" in c for c in resource.get("component") or ()

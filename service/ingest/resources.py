@@ -11,8 +11,12 @@ import orjson
 FLAGS_SYSTEM = "https://fhir.dho.example/CodeSystem/dho-flags"
 
 
-def observation_to_fhir(row: Mapping[Any, Any]) -> dict[str, Any]:
-    resource: dict[str, Any] = orjson.loads(row["resource"])
+def observation_to_fhir(
+    row: Mapping[Any, Any], received: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``received``: the resource as parsed on its way in, when this request stored it
+    (it is the stored text, parsed: no need to parse it again)."""
+    resource: dict[str, Any] = received if received is not None else orjson.loads(row["resource"])
     resource["id"] = row["id"]
     meta = dict(resource.get("meta") or {})
     meta["versionId"] = str(row["version_id"])

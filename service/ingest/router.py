@@ -67,7 +67,8 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
     status = 201 if result.created else 200
     if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=status, headers=headers)
-    return FhirResponse(observation_to_fhir(row), status_code=status, headers=headers)
+    received = body if result.created else None
+    return FhirResponse(observation_to_fhir(row, received), status_code=status, headers=headers)
 
 
 @router.post("", openapi_extra=_FHIR_BODY)

@@ -24,7 +24,7 @@ from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
 from service.settings import Settings
 from tests.conftest import Database
-from tests.factories import new_identity_number, observation, patient_resource
+from tests.factories import create_centre, new_identity_number, observation, patient_resource
 
 pytestmark = pytest.mark.e2e
 
@@ -75,8 +75,6 @@ async def test_ingest_through_a_real_server(
     server: tuple[str, Path], app: Any, settings: Settings
 ) -> None:
     base, log_path = server
-    from tests.factories import create_centre
-
     centre = await create_centre(app, settings)
     number = new_identity_number()
     async with httpx.AsyncClient(base_url=base) as http:

@@ -17,7 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.fhirkit.catalogue import DEFAULT_FHIR_DIR, Measurement, load_catalogue
+from service.fhirkit.catalogue import Measurement, load_catalogue
+from service.settings import DEFAULT_FHIR_DIR
 
 CATALOGUE = load_catalogue()
 WITH_UNITS = [m for m in CATALOGUE.measurements if m.unit is not None]

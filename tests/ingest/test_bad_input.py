@@ -30,6 +30,7 @@ from tests.factories import (
     create_centre,
     enrol,
     observation,
+    readings_of,
 )
 
 MIB = 1024 * 1024
@@ -412,14 +413,6 @@ CASES = [
 ]
 
 
-async def _entries(client: httpx.AsyncClient, patient: EnrolledPatient) -> list[dict[str, Any]]:
-    response = await client.get(
-        "/fhir/Observation", params={"patient": patient.id, "_count": 500}, headers=patient.headers
-    )
-    assert response.status_code == 200, response.text
-    return [entry["resource"] for entry in response.json().get("entry", [])]
-
-
 async def _stored_rows(app: Any) -> int:
     async with app.state.dho.engine.connect() as conn:
         return int((await conn.execute(sa.text("SELECT count(*) FROM observation"))).scalar_one())
@@ -458,8 +451,8 @@ async def test_a_bad_reading_is_refused_and_nothing_is_stored(
     assert issue.get("expression") == expected
     if case.diagnostics is not None:
         assert case.diagnostics in issue["diagnostics"]
-    assert await _entries(client, patient) == []
-    assert await _entries(client, stranger) == []
+    assert await readings_of(client, patient) == []
+    assert await readings_of(client, stranger) == []
     assert await _stored_rows(app) == before
 
 
@@ -474,7 +467,7 @@ async def test_a_reading_five_minutes_ahead_of_the_server_is_accepted(
         headers=patient.headers,
     )
     assert response.status_code == 201, response.text
-    assert [r["id"] for r in await _entries(client, patient)] == [response.json()["id"]]
+    assert [r["id"] for r in await readings_of(client, patient)] == [response.json()["id"]]
 
 
 async def test_a_streamed_body_over_one_mib_is_refused(
@@ -492,7 +485,7 @@ async def test_a_streamed_body_over_one_mib_is_refused(
     response = await client.post("/fhir/Observation", content=chunks(), headers=patient.headers)
     assert response.status_code == 413
     assert response.json()["issue"][0]["code"] == "too-costly"
-    assert await _entries(client, patient) == []
+    assert await readings_of(client, patient) == []
 
 
 def _gateway_bundle(
@@ -546,7 +539,7 @@ async def test_a_transaction_with_a_bad_entry_stores_none(
     issue = response.json()["issue"][0]
     assert issue["expression"][0].startswith("Bundle.entry[2]")
     assert issue["expression"] == ["Bundle.entry[2].resource.valueQuantity.code"]
-    assert await _entries(client, patient) == []
+    assert await readings_of(client, patient) == []
     assert await _stored_rows(app) == before
 
 
@@ -567,7 +560,7 @@ async def test_a_batch_with_a_bad_entry_stores_the_good_ones(
     outcome = body["entry"][2]["response"]["outcome"]
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["expression"] == ["Bundle.entry[2].resource.valueQuantity.code"]
-    stored = await _entries(client, patient)
+    stored = await readings_of(client, patient)
     assert sorted(r["valueQuantity"]["value"] for r in stored) == [70, 75]
     locations = {body["entry"][i]["response"]["location"].split("/")[1] for i in (1, 3)}
     assert {r["id"] for r in stored} == locations
@@ -588,5 +581,5 @@ async def test_a_transaction_reusing_a_full_url_is_refused(
     assert response.status_code == 422, response.text
     issue = response.json()["issue"][0]
     assert issue["expression"][0].startswith("Bundle.entry[2]")
-    assert await _entries(client, patient) == []
+    assert await readings_of(client, patient) == []
     assert await _stored_rows(app) == before

@@ -10,7 +10,14 @@ from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
 from service.patients.identity_number import FNR_SYSTEM
 from service.settings import Settings
-from tests.factories import auth, create_centre, enrol, new_identity_number, observation
+from tests.factories import (
+    auth,
+    create_centre,
+    enrol,
+    new_identity_number,
+    observation,
+    readings_of,
+)
 
 DEVICE_SYSTEM = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
 
@@ -56,14 +63,6 @@ def gateway_bundle(
     return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
-async def _readings(client: httpx.AsyncClient, patient: Any) -> list[dict[str, Any]]:
-    response = await client.get(
-        "/fhir/Observation", params={"patient": patient.id}, headers=patient.headers
-    )
-    assert response.status_code == 200
-    return [e["resource"] for e in response.json()["entry"]]
-
-
 async def test_gateway_transaction_resolves_patient_and_registers_device(
     client: httpx.AsyncClient, app: Any, settings: Settings
 ) -> None:
@@ -78,14 +77,14 @@ async def test_gateway_transaction_resolves_patient_and_registers_device(
     assert statuses == ["200 OK", "201 Created", "201 Created", "201 Created", "201 Created"]
     assert body["entry"][0]["response"]["location"] == f"Patient/{patient.id}"
     device_ref = body["entry"][1]["response"]["location"]
-    stored = await _readings(client, patient)
+    stored = await readings_of(client, patient)
     assert sorted(r["valueQuantity"]["value"] for r in stored) == [70, 71, 72]
     assert {r["device"]["reference"] for r in stored} == {device_ref}
 
     again = await client.post("/fhir", json=bundle, headers=patient.headers)
     assert [e["response"]["status"] for e in again.json()["entry"]] == ["200 OK"] * 5
     assert again.json()["entry"][1]["response"]["location"] == device_ref
-    assert len(await _readings(client, patient)) == 3
+    assert len(await readings_of(client, patient)) == 3
 
 
 async def test_a_gateway_never_enrols_an_unknown_patient(
@@ -116,7 +115,7 @@ async def test_system_client_writes_only_for_its_centre(
         "/fhir/Observation", json=observation(patient.id), headers=auth(gateway)
     )
     assert single.status_code == 422
-    assert await _readings(client, patient) == []
+    assert await readings_of(client, patient) == []
 
 
 async def test_transaction_is_all_or_nothing(
@@ -137,7 +136,7 @@ async def test_transaction_is_all_or_nothing(
     assert response.json()["issue"][0]["expression"] == [
         "Bundle.entry[3].resource.valueQuantity.value"
     ]
-    assert await _readings(client, patient) == []
+    assert await readings_of(client, patient) == []
 
 
 async def test_bundle_type_must_be_transaction_or_batch(

@@ -10,15 +10,14 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from tests.factories import auth, blood_pressure, create_centre, enrol, observation
-
-
-async def _count(client: httpx.AsyncClient, patient: Any) -> int:
-    response = await client.get(
-        "/fhir/Observation", params={"patient": patient.id, "_count": 500}, headers=patient.headers
-    )
-    assert response.status_code == 200
-    return len(response.json()["entry"])
+from tests.factories import (
+    auth,
+    blood_pressure,
+    create_centre,
+    enrol,
+    observation,
+    readings_of,
+)
 
 
 async def test_a_reading_is_stored_and_read_back(
@@ -62,7 +61,7 @@ async def test_a_repeated_reading_is_stored_once(
     second = await client.post("/fhir/Observation", json=reading, headers=patient.headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json()["id"] == second.json()["id"]
-    assert await _count(client, patient) == 1
+    assert len(await readings_of(client, patient)) == 1
 
 
 async def test_without_identifier_the_same_reading_is_recognised(
@@ -82,7 +81,7 @@ async def test_without_identifier_the_same_reading_is_recognised(
         headers=patient.headers,
     )
     assert (first.status_code, again.status_code, other_value.status_code) == (201, 200, 201)
-    assert await _count(client, patient) == 2
+    assert len(await readings_of(client, patient)) == 2
 
 
 async def test_concurrent_duplicates_store_one_row(
@@ -99,7 +98,7 @@ async def test_concurrent_duplicates_store_one_row(
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 9 + [201]
     assert len({r.json()["id"] for r in responses}) == 1
-    assert await _count(client, patient) == 1
+    assert len(await readings_of(client, patient)) == 1
 
 
 @pytest.mark.parametrize(
@@ -211,7 +210,7 @@ async def test_a_patient_cannot_write_for_another_patient(
     )
     assert response.status_code == 422
     assert response.json()["issue"][0]["expression"] == ["Observation.subject"]
-    assert await _count(client, bob) == 0
+    assert len(await readings_of(client, bob)) == 0
 
 
 async def test_ended_patient_is_refused(

@@ -242,6 +242,17 @@ async def test_the_example_gateway_bundle(
     assert len(await _stored(app, world["patient_id"])) == count
 
 
+def _reading_key(resource: dict[str, Any]) -> tuple[Any, ...]:
+    """What a nurse compares: the code and time as sent, the value and its unit."""
+    quantity = resource["valueQuantity"]
+    return (
+        resource["code"]["coding"][0]["code"],
+        resource["effectiveDateTime"],
+        quantity["value"],
+        quantity["code"],
+    )
+
+
 async def test_the_continuous_oximeter_bundle(
     client: httpx.AsyncClient, app: Any, world: dict[str, Any]
 ) -> None:
@@ -253,24 +264,12 @@ async def test_the_continuous_oximeter_bundle(
         params={"patient": world["patient_id"], "code": "2708-6,8867-4", "_count": 500},
         headers=auth(world["token"]),
     )
-    found = {
-        (
-            r["code"]["coding"][0]["code"],
-            r["effectiveDateTime"],
-            r["valueQuantity"]["value"],
-            r["valueQuantity"]["code"],
-        )
-        for r in (e["resource"] for e in search.json()["entry"])
-    }
+    found = {_reading_key(e["resource"]) for e in search.json()["entry"]}
     sent = {
-        (
-            r["code"]["coding"][0]["code"],
-            r["effectiveDateTime"],
-            r["valueQuantity"]["value"],
-            r["valueQuantity"]["code"],
-        )
-        for r in (e["resource"] for e in bundle["entry"])
-        if r["code"]["coding"][0]["code"] in ("150456", "149530") and "valueQuantity" in r
+        _reading_key(e["resource"])
+        for e in bundle["entry"]
+        if e["resource"]["code"]["coding"][0]["code"] in ("150456", "149530")
+        and "valueQuantity" in e["resource"]
     }
     assert len(sent) > 10
     assert sent <= found
