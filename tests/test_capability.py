@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +12,7 @@ import httpx
 from service.app import create_app
 from service.capability import capability_statement
 from service.fhirkit.catalogue import load_catalogue
-from service.settings import Settings
+from service.settings import DEFAULT_FHIR_DIR, Settings
 
 INTERACTION_ROUTES = {
     "create": ("POST", "/fhir/{type}"),
@@ -57,3 +60,19 @@ async def test_metadata_needs_no_token(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.json()["resourceType"] == "CapabilityStatement"
     assert (await client.get("/health")).json()["database"] == "up"
+
+
+async def test_metadata_is_read_from_the_configured_fhir_folder(
+    settings: Settings, tmp_path: Path
+) -> None:
+    for name in ("catalogue.json", "CapabilityStatement.json"):
+        shutil.copy(DEFAULT_FHIR_DIR / name, tmp_path / name)
+    statement = json.loads((tmp_path / "CapabilityStatement.json").read_text())
+    statement["title"] = "A deployment's own contract"
+    (tmp_path / "CapabilityStatement.json").write_text(json.dumps(statement))
+    app = create_app(settings.model_copy(update={"fhir_dir": tmp_path}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dho.test") as client:
+            response = await client.get("/fhir/metadata")
+    assert response.json()["title"] == "A deployment's own contract"
