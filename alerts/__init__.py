@@ -12,6 +12,7 @@ from alerts.missing import scan_missing
 from alerts.model import Band, Direction, Finding, Judgement, LocalText, Reading, Rule, Severity
 from alerts.news2 import News2, news2_score
 from alerts.protocols import Protocol, ProtocolError, available_protocols, load_protocol
+from alerts.replay import replay
 
 __all__ = [
     "Band",
@@ -34,5 +35,6 @@ __all__ = [
     "news2_score",
     "patient_advice",
     "propose_bands",
+    "replay",
     "scan_missing",
 ]

@@ -8,7 +8,7 @@ and what was last seen are arguments.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from alerts import device
 from alerts.careplan import CarePlan, Schedule
@@ -43,7 +43,9 @@ def scan_missing(
         pause); no clock runs before it, so a patient back from hospital is not "missing".
     A measurement is missing once `every + window + grace` hours have passed since its last
     reading; exactly at that moment it is not yet. Each finding's effective_at is the moment
-    the gap passed its limit, stable across scans, for the service to deduplicate on.
+    the gap passed its limit, moved on by one schedule period for each further period of
+    silence: stable across the scans of one period, for the service to deduplicate on, and
+    new each period, so continued silence is raised again (daily, for a daily reading).
     """
     for value, label in ((enrolled_at, "enrolled_at"), (now, "now")):
         require_aware(value, label)
@@ -75,6 +77,10 @@ def _missing(
     overdue_at = since + schedule.missing_after
     if now <= overdue_at:
         return None
+    # One finding per schedule period of continued silence: stable within a period (the
+    # service deduplicates on effective_at), new in the next, so a patient who stays
+    # silent after the nurse closed the first item is raised again the next day.
+    periods = (now - overdue_at) // timedelta(hours=schedule.every_hours)
     gap_hours = (now - since).total_seconds() / 3600
     reason_nb, reason_en = both(lambda lang: _reason(measurement, schedule, gap_hours, never, lang))
     return Finding(
@@ -87,7 +93,7 @@ def _missing(
         reason_en=reason_en,
         value=round(gap_hours, 1),
         threshold=schedule.missing_after.total_seconds() / 3600,
-        effective_at=overdue_at,
+        effective_at=overdue_at + periods * timedelta(hours=schedule.every_hours),
     )
 
 

@@ -74,6 +74,9 @@ class Rule(StrEnum):
     MISSING_READING = "missing.reading"
     DEVICE_SILENT = "device.silent"
     DEVICE_CLOCK = "device.clock"
+    # Raised by the service, not by a rule here: readings of a patient who has no care
+    # plan cannot be judged, and someone must know.
+    CAREPLAN_MISSING = "careplan.missing"
 
 
 @dataclass(frozen=True, slots=True)

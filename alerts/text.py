@@ -100,3 +100,8 @@ def in_a_row(count: int, lang: Lang) -> str:
 def both(build: Callable[[Lang], str]) -> tuple[str, str]:
     """Build a text once per language from one function, so the two never drift apart."""
     return (build("nb"), build("en"))
+
+
+def known_measurement(measurement: str) -> bool:
+    """Whether the rules know this measurement (has a name, a unit, perhaps a band)."""
+    return measurement in _MEASUREMENTS

@@ -3,6 +3,7 @@ the engine, the token verifier and the other long-lived parts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from zoneinfo import ZoneInfo
@@ -10,18 +11,26 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from service import capability, health, logs
+from service import capability, health, logs, worker
+from service.audit.refusals import record_refusal
+from service.audit.router import router as audit_router
 from service.auth.dev_issuer import load_or_create_key, public_keyset
 from service.auth.tokens import IssuerKeys, TokenVerifier
+from service.careplans.router import fhir_router as careplans_fhir_router
+from service.careplans.router import router as careplans_router
 from service.centres.router import router as centres_router
 from service.database import create_engine
 from service.errors import install_handlers
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
-from service.ingest.triage_seam import NoTriage, ReadingJudge
+from service.ingest.triage_seam import ReadingJudge
 from service.middleware import RequestMiddleware
 from service.patients.identity_vault import vault_from_settings
 from service.patients.router import router as patients_router
+from service.queue.events import QueueNotifier
+from service.queue.router import policy_router as queue_policy_router
+from service.queue.router import router as queue_router
+from service.queue.triage import Triage
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -53,6 +62,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        queue_events = QueueNotifier(engine)
         async with httpx.AsyncClient() as http:
             app.state.dho = AppState(
                 settings=settings,
@@ -64,12 +74,22 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 ),
                 vault=vault_from_settings(settings),
                 catalogue=load_catalogue(settings.fhir_dir),
-                judge=judge or NoTriage(),
+                judge=judge or Triage(),
                 local_zone=ZoneInfo(settings.local_timezone),
+                queue_events=queue_events,
             )
+            await queue_events.start()
+            stop = asyncio.Event()
+            jobs = None
+            if settings.run_jobs_in_process:
+                jobs = asyncio.create_task(worker.run_jobs(engine, stop))
             try:
                 yield
             finally:
+                await queue_events.stop()
+                stop.set()
+                if jobs is not None:
+                    await jobs
                 await engine.dispose()
 
     app = FastAPI(
@@ -83,12 +103,17 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
         docs_url="/docs",
         redoc_url=None,
     )
-    install_handlers(app)
+    install_handlers(app, on_refusal=record_refusal)
     app.include_router(health.router)
     app.include_router(capability.router)
     app.include_router(ingest_router)
     app.include_router(patients_router)
     app.include_router(centres_router)
+    app.include_router(audit_router)
+    app.include_router(careplans_router)
+    app.include_router(careplans_fhir_router)
+    app.include_router(queue_router)
+    app.include_router(queue_policy_router)
     app.add_middleware(RequestMiddleware)
     logs.configure(settings.log_level)
     return app

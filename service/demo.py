@@ -1,7 +1,9 @@
 """Demo data for ``make run``: two follow-up centres, 20 patients, a fortnight of readings.
 
-Readings go through the real gateway path (transaction Bundles with conditional
-Patient and Device entries), so the demo also shows what a gateway sends. Running it
+Every patient gets a care plan with their protocol's defaults, so the readings are
+triaged and the queue has items to work. Readings go through the real gateway path
+(transaction Bundles with conditional Patient and Device entries), so the demo also
+shows what a gateway sends. Running it
 twice adds nothing: centres are upserted, patients are found by identity number, and
 readings carry identifiers, so repeats are deduplicated like any gateway retry.
 The names are invented and the identity numbers synthetic-by-construction (valid
@@ -17,6 +19,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.auth.principal import DEFAULT_SCOPES, Principal, Role
+from service.careplans import service as careplans
+from service.careplans.schemas import CarePlanWrite
 from service.centres import repository as centres
 from service.fhirkit.catalogue import LOINC, MDC, UCUM
 from service.fhirkit.outcome import FhirError
@@ -61,14 +65,17 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
             scopes=frozenset(DEFAULT_SCOPES[Role.nurse]) | {"user/Observation.crs"},
         )
         fnr = generate_identity_number(date(1935 + index * 2, 1 + index % 12, 3 + index), 100)
+        protocol = PROTOCOLS[index % len(PROTOCOLS)]
         async with engine.begin() as conn:
             try:
-                await patients.enrol(conn, staff, _patient(index, fnr, centre), vault)
-                counts["patients_created"] += 1
+                enrolled = await patients.enrol(conn, staff, _patient(index, fnr, centre), vault)
             except FhirError as error:
                 if error.status_code != 409:
                     raise
-        protocol = PROTOCOLS[index % len(PROTOCOLS)]
+            else:
+                counts["patients_created"] += 1
+                plan = CarePlanWrite(protocol=protocol, reason="Demo: protocol defaults")
+                await careplans.write(conn, staff, enrolled["id"], plan, ctx.now)
         for day in range(DAYS, 0, -1):
             when = (ctx.now - timedelta(days=day)).replace(
                 hour=8, minute=rng.randint(0, 50), second=0, microsecond=0

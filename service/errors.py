@@ -9,11 +9,15 @@ Two vocabularies, each with one handler:
 answered as an ``OperationOutcome`` too, so the auth dependencies can be shared.
 Unexpected exceptions answer 500 with the request id only; the traceback goes to the
 log, which never holds personal data.
+
+Every handler then hands the status to an optional ``on_refusal`` hook: the audit
+trail records refused and failed requests too (``service.audit.refusals``).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from fastapi import FastAPI, Request
@@ -53,6 +57,22 @@ class Forbidden(ApiError):
     status_code = 403
     error = "forbidden"
     fhir_code = "forbidden"
+
+
+class NotFound(ApiError):
+    """Also the answer for what exists outside the caller's reach: existence must not leak."""
+
+    status_code = 404
+    error = "not_found"
+    fhir_code = "not-found"
+
+
+class Conflict(ApiError):
+    """The resource is not in a state that allows this (claimed by another, stale version)."""
+
+    status_code = 409
+    error = "conflict"
+    fhir_code = "conflict"
 
 
 def _is_fhir(request: Request) -> bool:
@@ -107,9 +127,37 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal", "detail": detail}, status_code=500)
 
 
-def install_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(FhirError, _fhir_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+RefusalHook = Callable[[Request, int], Awaitable[None]]
+
+
+def _reporting(handler: Handler, on_refusal: RefusalHook) -> Handler:
+    """``handler``, then ``on_refusal`` with the status the client gets (the audit
+    trail records refused and failed requests). A failing hook is logged, without
+    personal data, and never changes the answer: a 404 stays a 404."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        try:
+            await on_refusal(request, response.status_code)
+        except Exception as error:
+            log.error(
+                "recording a refused request failed", extra={"error_type": type(error).__name__}
+            )
+        return response
+
+    return handle
+
+
+def install_handlers(app: FastAPI, on_refusal: RefusalHook | None = None) -> None:
+    handlers: list[tuple[type[Exception], Handler]] = [
+        (ApiError, _api_error),
+        (FhirError, _fhir_error),
+        (RequestValidationError, _validation_error),
+        (StarletteHTTPException, _http_error),
+        (Exception, _unexpected),
+    ]
+    for exception_type, handler in handlers:
+        if on_refusal is not None:
+            handler = _reporting(handler, on_refusal)
+        app.add_exception_handler(exception_type, handler)

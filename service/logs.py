@@ -15,7 +15,16 @@ import orjson
 
 from service.request_context import current_request_id
 
-SAFE_EXTRA_KEYS = ("method", "route", "status", "duration_ms", "error_type", "event", "count")
+SAFE_EXTRA_KEYS = (
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "error_type",
+    "event",
+    "count",
+    "result",
+)
 
 
 class JsonFormatter(logging.Formatter):

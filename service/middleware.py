@@ -15,11 +15,14 @@ from uuid import uuid4
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.request_context import set_request_id
+from service.request_context import set_client_address, set_request_id
 
 log = logging.getLogger("dho.access")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A client's request id goes into logs and the audit trail: not if it could be an
+# identity number (11 digits, as a fødselsnummer).
+_IDENTITY_NUMBER = re.compile(r"(?<!\d)\d{11}(?!\d)")
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -40,6 +43,8 @@ class RequestMiddleware:
             return
         request_id = _request_id(scope)
         set_request_id(request_id)
+        client = scope.get("client")
+        set_client_address(client[0] if client else None)
         if _has_control_characters(scope):
             await _refuse(scope, send, request_id)
             return
@@ -104,6 +109,6 @@ def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text: str = value.decode("latin-1")
-            if _SAFE_REQUEST_ID.match(text):
+            if _SAFE_REQUEST_ID.match(text) and not _IDENTITY_NUMBER.search(text):
                 return text
     return uuid4().hex

@@ -1,17 +1,29 @@
 """Every table, imported once so that Alembic and the tests see the whole schema."""
 
+from service.audit.models import AuditEvent
+from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
 from service.ingest.models import Observation
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
+from service.queue.models import Finding, QueuePolicy, Snooze, TriageEvent, TriageItem
+from service.worker.models import JobRun
 
 __all__ = [
+    "AuditEvent",
+    "CarePlanVersion",
     "Centre",
     "Device",
+    "Finding",
+    "JobRun",
     "Observation",
     "Patient",
     "PatientIdentifier",
     "PatientStatus",
+    "QueuePolicy",
+    "Snooze",
+    "TriageEvent",
+    "TriageItem",
     "metadata",
 ]

@@ -1,10 +1,12 @@
-"""The request id, carried in a context variable so logs and errors can quote it."""
+"""The request id and the client's address, carried in context variables so logs,
+errors and the audit trail can quote them without being handed the request."""
 
 from __future__ import annotations
 
 from contextvars import ContextVar
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
 def current_request_id() -> str:
@@ -13,3 +15,11 @@ def current_request_id() -> str:
 
 def set_request_id(value: str) -> None:
     _request_id.set(value)
+
+
+def current_client_address() -> str | None:
+    return _client_address.get()
+
+
+def set_client_address(value: str | None) -> None:
+    _client_address.set(value)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     max_page_size: int = 500
 
     db_pool_size: int = 10
+    # Run the background jobs (missing readings, SLA escalations) inside each API
+    # process. Unset: yes on the embedded SQLite default (one process does it all), no
+    # on PostgreSQL, where `dho worker` runs them.
+    jobs_in_process: bool | None = None
     log_level: str = "INFO"
 
     @model_validator(mode="after")
@@ -72,6 +76,12 @@ class Settings(BaseSettings):
         if self.data_key is not None and len(base64.b64decode(self.data_key)) != 32:
             raise ValueError("DHO_DATA_KEY must be 32 bytes, base64-encoded")
         return self
+
+    @property
+    def run_jobs_in_process(self) -> bool:
+        if self.jobs_in_process is not None:
+            return self.jobs_in_process
+        return self.database_url.startswith("sqlite")
 
     @property
     def dev_issuer_enabled(self) -> bool:

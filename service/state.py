@@ -15,6 +15,7 @@ from service.auth.tokens import TokenVerifier
 from service.fhirkit.catalogue import Catalogue
 from service.ingest.triage_seam import ReadingJudge
 from service.patients.identity_vault import IdentityVault
+from service.queue.events import QueueNotifier
 from service.settings import Settings
 
 
@@ -27,6 +28,7 @@ class AppState:
     catalogue: Catalogue
     judge: ReadingJudge
     local_zone: ZoneInfo
+    queue_events: QueueNotifier
 
 
 def app_state(request: Request) -> AppState:

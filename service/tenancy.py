@@ -17,6 +17,7 @@ from service.auth.principal import Principal, Role
 
 _CENTRE_ROLES_FOR_MEASUREMENTS = frozenset({Role.nurse, Role.system})
 _CENTRE_ROLES_FOR_PATIENTS = frozenset({Role.nurse, Role.system, Role.admin})
+_CENTRE_ROLES_FOR_AUDIT = frozenset({Role.auditor})
 
 
 def _scope(
@@ -52,3 +53,11 @@ def patients_for_readings(principal: Principal, table: Any) -> ColumnElement[boo
     """Patients whose readings the caller may write or read (not admins: they manage
     enrolments, they do not read measurements)."""
     return _scope(principal, table.c.id, table.c.centre_id, _CENTRE_ROLES_FOR_MEASUREMENTS)
+
+
+def audit_events_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Audit records: an auditor reaches those of their centres (the centre of the
+    patient touched, else the actor's); a patient only those about themselves; no one
+    else any. Records without a centre (an unauthenticated request that named no
+    patient) are outside every auditor's reach: they belong to the operator."""
+    return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_AUDIT)

@@ -113,7 +113,10 @@ async def _migrate(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def settings(database: Database, var_dir: Path) -> Settings:
-    return Settings(database_url=database.url, var_dir=var_dir, db_pool_size=5)
+    # Background jobs run when a test runs them, at the "now" the test chooses.
+    return Settings(
+        database_url=database.url, var_dir=var_dir, db_pool_size=5, jobs_in_process=False
+    )
 
 
 @pytest.fixture(scope="session")

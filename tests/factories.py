@@ -164,3 +164,31 @@ async def readings_of(client: httpx.AsyncClient, patient: EnrolledPatient) -> li
     )
     assert response.status_code == 200, response.text
     return [entry["resource"] for entry in response.json().get("entry", [])]
+
+
+async def set_care_plan(
+    client: httpx.AsyncClient,
+    patient: EnrolledPatient,
+    protocol: str = "heart_failure",
+    reason: str = "start of follow-up",
+    **settings: Any,
+) -> dict[str, Any]:
+    """A new version of the patient's care plan, set by a nurse of their centre."""
+    response = await client.put(
+        f"/api/patients/{patient.id}/care-plan",
+        json={"protocol": protocol, "reason": reason, **settings},
+        headers=auth(patient.centre.nurse_token),
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def queue_of(
+    client: httpx.AsyncClient, centre: Centre, **params: Any
+) -> list[dict[str, Any]]:
+    """The centre's queue as its nurse sees it."""
+    response = await client.get("/api/queue", params=params, headers=auth(centre.nurse_token))
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items

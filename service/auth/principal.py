@@ -23,14 +23,16 @@ Interaction = str
 _V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 
 DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
-    Role.patient: ("patient/Observation.crs", "patient/Patient.rs"),
+    Role.patient: ("patient/Observation.crs", "patient/Patient.rs", "patient/CarePlan.rs"),
     Role.nurse: (
         "user/Observation.rs",
+        "user/CarePlan.rus",
+        "user/Task.rus",
         "user/Patient.crus",
         "user/Organization.rs",
         "user/Device.rs",
     ),
-    Role.admin: ("user/Patient.crus", "user/Organization.rs", "user/Device.cruds"),
+    Role.admin: ("user/Patient.crus", "user/Organization.rus", "user/Device.cruds"),
     Role.researcher: ("user/Group.rs",),
     Role.system: ("system/Observation.crs", "system/Device.crs", "system/Patient.rs"),
     Role.auditor: ("user/AuditEvent.rs",),

@@ -98,3 +98,61 @@ def _compare(column: Any, operator: str, bound: datetime) -> Any:
         "le": column <= bound,
         "lt": column < bound,
     }[operator]
+
+
+_RECENT_COLUMNS = (
+    observation.c.id,
+    observation.c.patient_id,
+    observation.c.device_id,
+    observation.c.measurement,
+    observation.c.components,
+    observation.c.effective_at,
+    observation.c.received_at,
+)
+
+
+async def recent_measurements(
+    conn: AsyncConnection, patient_ids: Sequence[str], since: datetime, *, limit: int = 2000
+) -> Sequence[Row[Any]]:
+    """The patients' measurements taken since ``since``, newest first: the evidence
+    triage judges a new reading against. Context observations are not evidence."""
+    query: Any = (
+        sa.select(*_RECENT_COLUMNS)
+        .where(
+            observation.c.patient_id.in_(list(patient_ids)),
+            observation.c.effective_at >= since,
+            observation.c.kind == "measurement",
+        )
+        .order_by(observation.c.effective_at.desc())
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """(patient, measurement, newest effective_at) of every patient: the missing-reading
+    scan's input, one grouped query instead of one per patient."""
+    query = (
+        sa.select(
+            observation.c.patient_id,
+            observation.c.measurement,
+            sa.func.max(observation.c.effective_at).label("last_at"),
+        )
+        .where(observation.c.kind == "measurement")
+        .group_by(observation.c.patient_id, observation.c.measurement)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
+    """(patient, device, last received_at) for every device that sent a reading."""
+    query = (
+        sa.select(
+            observation.c.patient_id,
+            observation.c.device_id,
+            sa.func.max(observation.c.received_at).label("last_at"),
+        )
+        .where(observation.c.device_id.is_not(None))
+        .group_by(observation.c.patient_id, observation.c.device_id)
+    )
+    return (await conn.execute(query)).all()

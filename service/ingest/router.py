@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from service.audit import service as audit
 from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
 from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
@@ -59,6 +60,18 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
         result = await ingest.create_observation(
             db, principal, body, ingest_context(state), raw=raw
         )
+        # In the same transaction: the reading and its audit record, or neither.
+        await audit.record(
+            db,
+            principal,
+            action=audit.CREATE,
+            subtype="create",
+            resource_type="Observation",
+            resource_id=result.row["id"],
+            patient_id=result.row["patient_id"],
+            centre_id=result.row["centre_id"],
+            status=201 if result.created else 200,
+        )
     row = result.row
     headers = {
         "Location": f"{request.base_url}fhir/Observation/{row['id']}/_history/{row['version_id']}",
@@ -68,7 +81,8 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
     if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=status, headers=headers)
     received = body if result.created else None
-    return FhirResponse(observation_to_fhir(row, received), status_code=status, headers=headers)
+    resource = observation_to_fhir(row, received, result.verdict)
+    return FhirResponse(resource, status_code=status, headers=headers)
 
 
 @router.post("", openapi_extra=_FHIR_BODY)
@@ -86,17 +100,30 @@ async def process_bundle(
         state.vault,
         max_entries=settings.bundle_max_entries,
     )
+    await audit.record_bundle(db, principal, str(body["type"]), response)
     return FhirResponse(response)
 
 
 @router.get("/Observation/{observation_id}")
 async def read_observation(
-    observation_id: str, principal: ObservationReader, db: Db
+    observation_id: str, principal: ObservationReader, db: Db, state: State
 ) -> FhirResponse:
     row = await repository.get_visible(db, principal, observation_id)
     if row is None:
         raise not_found("Observation")
-    return FhirResponse(observation_to_fhir(row._mapping), headers={"ETag": etag(row._mapping)})
+    await audit.record(
+        db,
+        principal,
+        action=audit.READ,
+        subtype="read",
+        resource_type="Observation",
+        resource_id=row.id,
+        patient_id=row.patient_id,
+        centre_id=row.centre_id,
+    )
+    verdicts = await state.judge.verdicts(db, [row._mapping])
+    resource = observation_to_fhir(row._mapping, verdict=verdicts.get(row.id))
+    return FhirResponse(resource, headers={"ETag": etag(row._mapping)})
 
 
 @router.get("/Observation")
@@ -127,5 +154,14 @@ async def search_observations(
     if len(rows) > query.count:
         last = page[-1]
         cursor = encode_cursor([last.effective_at.isoformat(), last.id])
-    resources = [observation_to_fhir(row._mapping) for row in page]
+    await audit.record_search(
+        db,
+        principal,
+        "Observation",
+        request.query_params.multi_items(),
+        [(row.patient_id, row.centre_id) for row in page],
+        requested_patient=query.patient_id,
+    )
+    verdicts = await state.judge.verdicts(db, [row._mapping for row in page])
+    resources = [observation_to_fhir(row._mapping, verdict=verdicts.get(row.id)) for row in page]
     return FhirResponse(searchset(request, resources, cursor))

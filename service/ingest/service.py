@@ -24,7 +24,7 @@ from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import clocks, repository
 from service.ingest.normalise import NormalisedReading, check_not_in_future, normalise
-from service.ingest.triage_seam import ReadingJudge, StoredReading
+from service.ingest.triage_seam import ReadingJudge, StoredReading, Verdict
 from service.models_base import new_id
 from service.patients import repository as patients
 
@@ -75,6 +75,9 @@ class References:
 class Stored:
     row: Mapping[Any, Any]
     created: bool
+    # The triage colour and the patient's advice; None when the reading is not judged
+    # (a context observation, a patient without a care plan).
+    verdict: Verdict | None = None
 
 
 @dataclass(frozen=True)
@@ -129,16 +132,20 @@ async def store(
     inserted = await repository.insert_new(conn, rows)
     repeats = [(r["patient_id"], r["dedup_key"]) for r in rows if r["id"] not in inserted]
     existing = await repository.find_by_dedup(conn, repeats)
-    results: list[Stored] = []
-    for row in rows:
-        if row["id"] in inserted:
-            results.append(Stored(row, created=True))
-        else:
-            results.append(Stored(existing[(row["patient_id"], row["dedup_key"])]._mapping, False))
-    new = [_stored_reading(s.row) for s in results if s.created and s.row["kind"] == "measurement"]
-    if new:
-        await ctx.judge.judge(conn, new)
-    return results
+    stored: list[tuple[Mapping[Any, Any], bool]] = [
+        (row, True)
+        if row["id"] in inserted
+        else (existing[(row["patient_id"], row["dedup_key"])]._mapping, False)
+        for row in rows
+    ]
+    new = [
+        _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
+    ]
+    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now)) if new else {}
+    again = [row for row, created in stored if not created]
+    if again:
+        verdicts.update(await ctx.judge.verdicts(conn, again))
+    return [Stored(row, created, verdicts.get(row["id"])) for row, created in stored]
 
 
 async def resolve_patient(

@@ -2,13 +2,14 @@
 
 Every stored reading is handed to a ``ReadingJudge`` on the same connection, inside
 the transaction that stored it: a reading and its findings are committed together or
-not at all. The triage issue provides the judge that applies ``alerts/``; until then
-the application runs with ``NoTriage``, which judges nothing and says so.
+not at all. The judge answers a ``Verdict`` per reading, which the response carries to
+the patient. ``service.queue.triage`` provides the judge that applies ``alerts/``;
+``NoTriage`` judges nothing (for tests of ingest alone).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -29,12 +30,39 @@ class StoredReading:
     time_doubtful: bool
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The traffic-light colour of one reading and what the patient should do."""
+
+    severity: str
+    critical: bool
+    advice_nb: str
+    advice_en: str
+
+
 class ReadingJudge(Protocol):
-    async def judge(self, conn: AsyncConnection, readings: Sequence[StoredReading]) -> None: ...
+    async def judge(
+        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+    ) -> Mapping[str, Verdict]:
+        """Judge newly stored readings; answer verdicts by observation id."""
+        ...
+
+    async def verdicts(
+        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
+    ) -> Mapping[str, Verdict]:
+        """The verdicts given earlier to stored readings (a repeat, a reading list)."""
+        ...
 
 
 class NoTriage:
-    """Stores no findings: the service ingests, but nobody is alerted yet."""
+    """Stores no findings and gives no verdicts: ingest alone."""
 
-    async def judge(self, conn: AsyncConnection, readings: Sequence[StoredReading]) -> None:
-        return None
+    async def judge(
+        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+    ) -> Mapping[str, Verdict]:
+        return {}
+
+    async def verdicts(
+        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
+    ) -> Mapping[str, Verdict]:
+        return {}

@@ -40,6 +40,9 @@ class Patient(SQLModel, table=True):
     municipality: str = Field(max_length=4)
     status: PatientStatus = Field(default=PatientStatus.active, sa_type=sa.String(16))
     enrolled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Start of the present active period (enrolment, or the end of the last pause): no
+    # reading is "missing" from before it.
+    active_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version_id: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
 
+from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.audit import service as audit
 from service.auth.deps import PatientCreator, PatientReader, PatientSearcher
+from service.auth.principal import Principal
 from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import searchset
@@ -31,6 +36,7 @@ async def enrol_patient(
     """Enrol a patient in the follow-up centre named by ``managingOrganization``."""
     body, _ = await read_fhir_body(request, state.settings)
     resource = await patients.enrol(db, principal, body, state.vault)
+    await _record(db, principal, audit.CREATE, "create", resource, status=201)
     location = f"{request.base_url}fhir/Patient/{resource['id']}/_history/1"
     return FhirResponse(resource, status_code=201, headers={"Location": location})
 
@@ -39,7 +45,9 @@ async def enrol_patient(
 async def read_patient(
     patient_id: str, principal: PatientReader, db: Db, state: State
 ) -> FhirResponse:
-    return FhirResponse(await patients.read(db, principal, patient_id, state.vault))
+    resource = await patients.read(db, principal, patient_id, state.vault)
+    await _record(db, principal, audit.READ, "read", resource)
+    return FhirResponse(resource)
 
 
 @router.get("/Patient")
@@ -64,4 +72,33 @@ async def search_patients(
         after_id=params.get("_cursor"),
         limit=min(int(count_text), state.settings.max_page_size),
     )
+    found = [(r["id"], _centre_of(r)) for r in resources]
+    await audit.record_search(db, principal, "Patient", params.multi_items(), found)
     return FhirResponse(searchset(request, resources, next_after))
+
+
+async def _record(
+    db: AsyncConnection,
+    principal: Principal,
+    action: str,
+    subtype: str,
+    resource: dict[str, Any],
+    *,
+    status: int = 200,
+) -> None:
+    await audit.record(
+        db,
+        principal,
+        action=action,
+        subtype=subtype,
+        resource_type="Patient",
+        resource_id=resource["id"],
+        patient_id=resource["id"],
+        centre_id=_centre_of(resource),
+        status=status,
+    )
+
+
+def _centre_of(resource: dict[str, Any]) -> str:
+    reference: str = resource["managingOrganization"]["reference"]
+    return reference.removeprefix("Organization/")

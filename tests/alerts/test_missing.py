@@ -53,6 +53,20 @@ def test_the_same_gap_keeps_its_effective_at_across_scans() -> None:
     assert [f.effective_at for f in first] == [f.effective_at for f in later]
 
 
+def test_continued_silence_is_raised_again_each_schedule_period() -> None:
+    """Daily systolic, missing from 36 h: a new finding at 60 h and 84 h, not between."""
+    last = T0 - 40 * HOUR
+    at = {
+        hours: scan_missing(HYPERTENSION, {"systolic": last}, {}, ENROLLED, last + hours * HOUR)[
+            0
+        ].effective_at
+        for hours in (37, 59, 61, 83, 85)
+    }
+    assert at[37] == at[59] == last + 36 * HOUR
+    assert at[61] == at[83] == last + 60 * HOUR
+    assert at[85] == last + 84 * HOUR
+
+
 @pytest.mark.parametrize(
     ("last_seen", "enrolled", "missing"),
     [

@@ -8,12 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,52 +17,9 @@ import pytest
 from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
 from service.settings import Settings
-from tests.conftest import Database
 from tests.factories import create_centre, new_identity_number, observation, patient_resource
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(database: Database, var_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "DHO_DATABASE_URL": database.url,
-        "DHO_VAR_DIR": str(var_dir),
-        "DHO_LOG_LEVEL": "INFO",
-    }
-    dho = Path(sys.executable).with_name("dho")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(dho), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield base, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def test_ingest_through_a_real_server(

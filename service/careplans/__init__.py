@@ -1,0 +1,1 @@
+"""Care plans: the patient's protocol and personal thresholds, versioned, never rewritten."""

@@ -1,0 +1,1 @@
+"""The triage queue: findings from ``alerts/`` gathered into one item per patient."""

@@ -1,0 +1,179 @@
+"""From the rules' findings to the queue: store them once, and fold them into the
+patient's one unresolved item.
+
+Shared by live triage (a reading arrives) and the worker (a reading did not arrive), so an
+item behaves the same whichever way its findings came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import alerts
+from service.models_base import new_id
+from service.queue import repository
+from service.queue.models import ItemState
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The patient the findings are about, and the plan version that judged them."""
+
+    patient_id: str
+    centre_id: str
+    plan_version: int | None
+
+
+def anchor_of(found: alerts.Finding) -> str:
+    """What makes a finding "the same" as one stored before: its reading, or for a gap
+    (missing reading, silent device) the moment the gap passed its limit."""
+    if found.reading_ids:
+        return found.reading_ids[0]
+    assert found.effective_at is not None
+    what = found.device_id or found.measurement or "-"
+    return f"{what}@{found.effective_at.isoformat()}"
+
+
+async def record(
+    conn: Any,
+    subject: Subject,
+    found: Sequence[alerts.Finding],
+    now: datetime,
+    *,
+    actor: str | None = None,
+) -> list[str]:
+    """Store new findings and raise the item. Answers the ids of the findings that
+    were new (a finding stored before is not stored, nor raised, again)."""
+    if not found:
+        return []
+    snoozed = await _snoozed_keys(conn, subject.patient_id, now)
+    rows = [_row(subject, f, now, snoozed) for f in found]
+    new_ids = await repository.insert_findings(conn, rows)
+    raising = [
+        (r, f)
+        for r, f in zip(rows, found, strict=True)
+        if r["id"] in new_ids and not r["snoozed"] and f.severity is not alerts.Severity.GREEN
+    ]
+    muted = [r["id"] for r in rows if r["id"] in new_ids and r["snoozed"]]
+    if muted:
+        # Evidence for the snoozed item: listed with it, raising nothing.
+        current = await repository.unresolved_item(conn, subject.patient_id)
+        if current is not None:
+            await repository.link_findings(conn, muted, current.id)
+    if raising:
+        await _fold_into_item(
+            conn, subject, [f for _, f in raising], [r["id"] for r, _ in raising], now, actor
+        )
+    return [r["id"] for r in rows if r["id"] in new_ids]
+
+
+async def _snoozed_keys(conn: Any, patient_id: str, now: datetime) -> set[tuple[Any, ...]]:
+    rows = await repository.active_snoozes(conn, patient_id, now)
+    return {(r.rule, r.measurement, r.direction) for r in rows}
+
+
+def _row(
+    subject: Subject, found: alerts.Finding, now: datetime, snoozed: set[tuple[Any, ...]]
+) -> dict[str, Any]:
+    direction = found.direction.value if found.direction is not None else None
+    muted = (
+        found.severity is alerts.Severity.YELLOW
+        and (str(found.rule), found.measurement, direction) in snoozed
+    )
+    return {
+        "id": new_id(),
+        "centre_id": subject.centre_id,
+        "patient_id": subject.patient_id,
+        "item_id": None,
+        "observation_id": found.reading_ids[0] if found.reading_ids else None,
+        "anchor": anchor_of(found),
+        "rule": str(found.rule),
+        "severity": found.severity.value,
+        "measurement": found.measurement,
+        "direction": direction,
+        "reading_ids": list(dict.fromkeys(found.reading_ids)),
+        "reason_nb": found.reason_nb,
+        "reason_en": found.reason_en,
+        "value": found.value,
+        "threshold": found.threshold,
+        "late": found.late,
+        "technical": found.technical,
+        "critical": found.critical,
+        "snoozed": muted,
+        "device_id": found.device_id,
+        "effective_at": found.effective_at or now,
+        "care_plan_version": subject.plan_version,
+        "created_at": now,
+    }
+
+
+async def _fold_into_item(
+    conn: Any,
+    subject: Subject,
+    found: Sequence[alerts.Finding],
+    finding_ids: Sequence[str],
+    now: datetime,
+    actor: str | None,
+) -> None:
+    worst = alerts.Severity.worst(f.severity for f in found)
+    critical = any(f.critical for f in found)
+    technical = all(f.technical for f in found)
+    event = {"centre_id": subject.centre_id, "patient_id": subject.patient_id, "actor": actor}
+    created = await repository.open_item(
+        conn,
+        {
+            "id": new_id(),
+            "centre_id": subject.centre_id,
+            "patient_id": subject.patient_id,
+            "severity": worst.value,
+            "critical": critical,
+            "technical": technical,
+            "state": ItemState.open.value,
+            "opened_at": now,
+            "waiting_since": now,
+            "updated_at": now,
+            "back_in_range": False,
+            "version": 1,
+        },
+    )
+    if created is not None:
+        await repository.link_findings(conn, finding_ids, created.id)
+        await repository.add_event(
+            conn,
+            {**event, "item_id": created.id, "kind": "created", "severity": worst.value, "at": now},
+        )
+        return
+    current = await repository.unresolved_item(conn, subject.patient_id, for_update=True)
+    assert current is not None  # the insert conflicted with it, and it is locked now
+    await repository.link_findings(conn, finding_ids, current.id)
+    severity = alerts.Severity(current.severity)
+    raised = worst > severity
+    changes: dict[str, Any] = {
+        "updated_at": now,
+        "back_in_range": False,
+        "critical": current.critical or critical,
+        "technical": current.technical and technical,
+    }
+    kind = None
+    if raised:
+        changes.update(severity=worst.value, waiting_since=now)
+        kind = "raised"
+    if current.state == ItemState.snoozed.value:
+        # Only findings that no snooze mutes get here: they end the snooze.
+        changes.update(state=ItemState.open.value, snoozed_until=None)
+        kind = kind or "reopened"
+    updated = await repository.update_item(conn, current.id, changes)
+    assert updated is not None
+    await repository.add_event(
+        conn,
+        {
+            **event,
+            "item_id": current.id,
+            "kind": kind or "updated",
+            "severity": updated.severity,
+            "at": now,
+        },
+    )

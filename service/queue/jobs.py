@@ -1,0 +1,100 @@
+"""The queue's background work: readings that did not come, service levels that
+passed, snoozes that ended. Each is a scan of the present state, safe to repeat."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import alerts
+from service.careplans import repository as careplans
+from service.careplans.service import to_alerts_plan
+from service.ingest import repository as observations
+from service.queue import findings as queue_findings
+from service.queue import readings as rule_readings
+from service.queue import repository
+from service.queue.models import ItemState
+
+
+async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
+    """Expected readings overdue, and devices gone silent, for every active patient."""
+    last_seen: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for row in await observations.latest_per_measurement(conn):
+        for key in rule_readings.PANEL_PARTS.get(row.measurement, (row.measurement,)):
+            key = rule_readings.rule_key(key)
+            seen = last_seen[row.patient_id]
+            seen[key] = max(seen.get(key, row.last_at), row.last_at)
+    devices: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for row in await observations.device_last_heard(conn):
+        devices[row.patient_id][row.device_id] = row.last_at
+    raised = 0
+    for patient in await careplans.active_with_plans(conn):
+        plan = to_alerts_plan(patient.protocol, patient.settings, patient.status)
+        since = max(patient.enrolled_at, patient.active_since or patient.enrolled_at)
+        found = alerts.scan_missing(
+            plan, last_seen.get(patient.id, {}), devices.get(patient.id, {}), since, now
+        )
+        subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
+        raised += len(await queue_findings.record(conn, subject, found, now))
+    return f"{raised} new findings"
+
+
+async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:
+    """Red items not claimed, or not resolved, within their centre's service level."""
+    escalated = 0
+    for row in await repository.overdue_items(conn, now):
+        reason = "sla.claim" if row.state == ItemState.open.value else "sla.resolve"
+        updated = await repository.update_item(
+            conn,
+            row.id,
+            {"escalated_at": now, "escalation": reason, "updated_at": now},
+            where=[repository.item.c.escalated_at.is_(None), repository.UNRESOLVED],
+        )
+        if updated is None:
+            continue
+        escalated += 1
+        await repository.add_event(
+            conn,
+            {
+                "centre_id": row.centre_id,
+                "patient_id": row.patient_id,
+                "item_id": row.id,
+                "kind": "escalated",
+                "severity": row.severity,
+                "actor": None,
+                "detail": {"reason": reason},
+                "at": now,
+            },
+        )
+    return f"{escalated} escalated"
+
+
+async def wake_snoozed(conn: AsyncConnection, now: datetime) -> str:
+    """Snoozed items whose time is up go back to the queue, waiting from now."""
+    woken = 0
+    for row in await repository.snoozes_ended(conn, now):
+        updated = await repository.update_item(
+            conn,
+            row.id,
+            {"state": ItemState.open.value, "snoozed_until": None, "updated_at": now},
+            where=[repository.item.c.state == ItemState.snoozed.value],
+        )
+        if updated is None:
+            continue
+        woken += 1
+        await repository.add_event(
+            conn,
+            {
+                "centre_id": row.centre_id,
+                "patient_id": row.patient_id,
+                "item_id": row.id,
+                "kind": "reopened",
+                "severity": row.severity,
+                "actor": None,
+                "detail": {"reason": "snooze ended"},
+                "at": now,
+            },
+        )
+    return f"{woken} woken"

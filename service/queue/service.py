@@ -1,0 +1,384 @@
+"""Working the queue: list, claim, release, resolve, snooze, escalate.
+
+Every change is one conditional UPDATE whose WHERE holds the state it requires and the
+caller's reach, so of twenty nurses (or API processes) claiming one item at once exactly
+one succeeds; the others learn who has it. Every change writes an event in the same
+transaction, which the SSE stream and the item's history read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal
+from service.errors import ApiError, Conflict, NotFound
+from service.ingest import repository as observations
+from service.models_base import new_id
+from service.queue import readings as rule_readings
+from service.queue import repository
+from service.queue.models import (
+    DEFAULT_RED_CLAIM_MINUTES,
+    DEFAULT_RED_RESOLVE_MINUTES,
+    ItemState,
+)
+from service.queue.schemas import (
+    EscalateRequest,
+    EventRead,
+    FindingRead,
+    QueuePage,
+    QueuePolicyRead,
+    QueuePolicyWrite,
+    QueueRow,
+    ResolveRequest,
+    SnoozeRequest,
+    TrendPoint,
+)
+
+UNRESOLVED_STATES = (ItemState.open.value, ItemState.claimed.value, ItemState.snoozed.value)
+TREND_POINTS = 7
+TREND_DAYS = 14
+MAX_SNOOZE = timedelta(days=14)
+
+
+async def list_queue(
+    conn: AsyncConnection,
+    principal: Principal,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    states: Sequence[str],
+    severity: str | None,
+    claimed_by: str | None,
+    protocol: str | None,
+    limit: int,
+) -> QueuePage:
+    rows = await repository.list_items(
+        conn,
+        principal,
+        states=states,
+        now=now,
+        severity=severity,
+        claimed_by=claimed_by,
+        protocol=protocol,
+        limit=limit + 1,
+    )
+    items = await _rows(conn, rows[:limit], now, zone)
+    return QueuePage(items=items, truncated=len(rows) > limit)
+
+
+async def get_item(
+    conn: AsyncConnection, principal: Principal, item_id: str, now: datetime, zone: ZoneInfo
+) -> QueueRow:
+    row = await repository.get_visible(conn, principal, item_id)
+    if row is None:
+        raise NotFound("no such queue item")
+    return (await _rows(conn, [row], now, zone))[0]
+
+
+async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[EventRead]:
+    if await repository.get_visible(conn, principal, item_id) is None:
+        raise NotFound("no such queue item")
+    return [EventRead.model_validate(e) for e in await repository.events_of_item(conn, item_id)]
+
+
+async def claim(
+    conn: AsyncConnection, principal: Principal, item_id: str, now: datetime
+) -> Row[Any]:
+    return await _change(
+        conn,
+        principal,
+        item_id,
+        now,
+        kind="claimed",
+        values={
+            "state": ItemState.claimed.value,
+            "claimed_by": principal.subject,
+            "claimed_at": now,
+        },
+        states=(ItemState.open.value, ItemState.snoozed.value),
+    )
+
+
+async def release(
+    conn: AsyncConnection, principal: Principal, item_id: str, now: datetime
+) -> Row[Any]:
+    return await _change(
+        conn,
+        principal,
+        item_id,
+        now,
+        kind="released",
+        values={"state": ItemState.open.value, "claimed_by": None, "claimed_at": None},
+        states=(ItemState.claimed.value,),
+        mine=True,
+    )
+
+
+async def resolve(
+    conn: AsyncConnection,
+    principal: Principal,
+    item_id: str,
+    request: ResolveRequest,
+    now: datetime,
+) -> Row[Any]:
+    """Close the item. It may be resolved straight from the queue (a claim is implied)
+    but not from under another nurse's claim."""
+    current = await _visible(conn, principal, item_id)
+    minutes = request.minutes
+    if minutes is None and current.claimed_at is not None:
+        minutes = round((now - current.claimed_at).total_seconds() / 60, 1)
+    return await _change(
+        conn,
+        principal,
+        item_id,
+        now,
+        kind="resolved",
+        values={
+            "state": ItemState.resolved.value,
+            "resolved_by": principal.subject,
+            "resolved_at": now,
+            "claimed_by": current.claimed_by or principal.subject,
+            "claimed_at": current.claimed_at or now,
+            "outcome": request.outcome.value,
+            "actions": [a.value for a in request.actions],
+            "note": request.note,
+            "minutes": minutes,
+        },
+        states=UNRESOLVED_STATES,
+        mine=True,
+        detail={"outcome": request.outcome.value, "minutes": minutes},
+    )
+
+
+async def snooze(
+    conn: AsyncConnection,
+    principal: Principal,
+    item_id: str,
+    request: SnoozeRequest,
+    now: datetime,
+) -> Row[Any]:
+    """Set the item aside until a time. Yellow findings of the same rule, measurement
+    and direction are kept but raise nothing until then; a red always breaks through,
+    and so does a yellow of another rule."""
+    if request.until <= now:
+        raise ApiError("until: must be in the future")
+    if request.until > now + MAX_SNOOZE:
+        raise ApiError(f"until: at most {MAX_SNOOZE.days} days ahead")
+    current = await _visible(conn, principal, item_id)
+    updated = await _change(
+        conn,
+        principal,
+        item_id,
+        now,
+        kind="snoozed",
+        values={
+            "state": ItemState.snoozed.value,
+            "snoozed_until": request.until,
+            "claimed_by": None,
+        },
+        states=(ItemState.open.value, ItemState.claimed.value),
+        mine=True,
+        detail={"until": request.until.isoformat()},
+    )
+    found = (await repository.findings_of_items(conn, [item_id])).get(item_id, [])
+    keys = {(f.rule, f.measurement, f.direction) for f in found}
+    await repository.add_snoozes(
+        conn,
+        [
+            {
+                "id": new_id(),
+                "centre_id": current.centre_id,
+                "patient_id": current.patient_id,
+                "item_id": item_id,
+                "rule": rule,
+                "measurement": measurement,
+                "direction": direction,
+                "until": request.until,
+                "reason": request.reason,
+                "created_by": principal.subject,
+                "created_at": now,
+            }
+            for rule, measurement, direction in sorted(keys, key=str)
+        ],
+    )
+    return updated
+
+
+async def escalate(
+    conn: AsyncConnection,
+    principal: Principal,
+    item_id: str,
+    request: EscalateRequest,
+    now: datetime,
+) -> Row[Any]:
+    return await _change(
+        conn,
+        principal,
+        item_id,
+        now,
+        kind="escalated",
+        values={"escalated_at": now, "escalation": f"nurse:{request.to.value}"},
+        states=UNRESOLVED_STATES,
+        detail={"to": request.to.value},
+    )
+
+
+async def _change(
+    conn: AsyncConnection,
+    principal: Principal,
+    item_id: str,
+    now: datetime,
+    *,
+    kind: str,
+    values: dict[str, Any],
+    states: Sequence[str],
+    mine: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> Row[Any]:
+    where = [repository.visible(principal), repository.item.c.state.in_(list(states))]
+    if mine:
+        claimed_by = repository.item.c.claimed_by
+        where.append(claimed_by.is_(None) | (claimed_by == principal.subject))
+    updated = await repository.update_item(
+        conn, item_id, {**values, "updated_at": now}, where=where
+    )
+    if updated is None:
+        current = await _visible(conn, principal, item_id)
+        raise Conflict(_why_not(current, principal, kind))
+    await repository.add_event(
+        conn,
+        {
+            "centre_id": updated.centre_id,
+            "patient_id": updated.patient_id,
+            "item_id": item_id,
+            "kind": kind,
+            "severity": updated.severity,
+            "actor": principal.subject,
+            "detail": detail,
+            "at": now,
+        },
+    )
+    return updated
+
+
+async def _visible(conn: AsyncConnection, principal: Principal, item_id: str) -> Row[Any]:
+    row = await repository.get_visible(conn, principal, item_id)
+    if row is None:
+        raise NotFound("no such queue item")
+    return row
+
+
+def _why_not(current: Row[Any], principal: Principal, kind: str) -> str:
+    if current.state == ItemState.resolved.value:
+        return "the item is already resolved"
+    if current.state == ItemState.claimed.value and current.claimed_by != principal.subject:
+        return f"the item is claimed by {current.claimed_by}"
+    return f"the item is {current.state}; it cannot be {kind} now"
+
+
+async def _rows(
+    conn: AsyncConnection, rows: Sequence[Row[Any]], now: datetime, zone: ZoneInfo
+) -> list[QueueRow]:
+    ids = [r.id for r in rows]
+    found = await repository.findings_of_items(conn, ids)
+    trends = await _trends(conn, rows, found, now)
+    today = now.astimezone(zone).date()
+    return [
+        QueueRow(
+            id=r.id,
+            centre_id=r.centre_id,
+            patient_id=r.patient_id,
+            patient_name=f"{r.given_name} {r.family_name}",
+            age=_age(r.birth_date, today),
+            sex=r.sex,
+            municipality=r.municipality,
+            protocol=r.protocol,
+            severity=r.severity,
+            critical=r.critical,
+            technical=r.technical,
+            state=r.state,
+            back_in_range=r.back_in_range,
+            opened_at=r.opened_at,
+            waiting_since=r.waiting_since,
+            waiting_minutes=max(0, int((now - r.waiting_since).total_seconds() // 60)),
+            claimed_by=r.claimed_by,
+            claimed_at=r.claimed_at,
+            snoozed_until=r.snoozed_until,
+            escalated_at=r.escalated_at,
+            escalation=r.escalation,
+            resolved_at=r.resolved_at,
+            outcome=r.outcome,
+            findings=[FindingRead.model_validate(f) for f in found.get(r.id, [])],
+            trends=trends.get(r.patient_id, {}),
+        )
+        for r in rows
+    ]
+
+
+async def _trends(
+    conn: AsyncConnection,
+    rows: Sequence[Row[Any]],
+    found: dict[str, list[Row[Any]]],
+    now: datetime,
+) -> dict[str, dict[str, list[TrendPoint]]]:
+    """The last readings of each measurement an item's findings are about: one query
+    for the whole page."""
+    wanted = {
+        r.patient_id: {f.measurement for f in found.get(r.id, []) if f.measurement} for r in rows
+    }
+    patients = [p for p, measurements in wanted.items() if measurements]
+    if not patients:
+        return {}
+    recent = await observations.recent_measurements(
+        conn, patients, now - timedelta(days=TREND_DAYS), limit=20_000
+    )
+    trends: dict[str, dict[str, list[TrendPoint]]] = {}
+    for row in recent:  # newest first
+        for reading in rule_readings.from_row(row):
+            if reading.measurement not in wanted[row.patient_id]:
+                continue
+            points = trends.setdefault(row.patient_id, {}).setdefault(reading.measurement, [])
+            if len(points) < TREND_POINTS:
+                points.append(TrendPoint(effective_at=reading.effective_at, value=reading.value))
+    for measurements in trends.values():
+        for points in measurements.values():
+            points.reverse()
+    return trends
+
+
+def _age(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+async def read_policy(
+    conn: AsyncConnection, principal: Principal, centre_id: str
+) -> QueuePolicyRead:
+    _require_centre(principal, centre_id)
+    row = await repository.policy_of(conn, centre_id)
+    if row is None:
+        return QueuePolicyRead(
+            centre_id=centre_id,
+            red_claim_minutes=DEFAULT_RED_CLAIM_MINUTES,
+            red_resolve_minutes=DEFAULT_RED_RESOLVE_MINUTES,
+        )
+    return QueuePolicyRead.model_validate(row)
+
+
+async def write_policy(
+    conn: AsyncConnection, principal: Principal, centre_id: str, policy: QueuePolicyWrite
+) -> QueuePolicyRead:
+    _require_centre(principal, centre_id)
+    await repository.set_policy(conn, centre_id, policy.model_dump())
+    return await read_policy(conn, principal, centre_id)
+
+
+def _require_centre(principal: Principal, centre_id: str) -> None:
+    """A centre's service levels are its staff's business only."""
+    if centre_id not in principal.centres:
+        raise NotFound("no such centre")

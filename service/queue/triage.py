@@ -1,0 +1,184 @@
+"""Live triage: the ``ReadingJudge`` that applies ``alerts/`` to every stored reading.
+
+It runs inside the ingest transaction. A patient without a care plan is not judged
+(there is no protocol to judge by); the reading is stored and carries no colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import alerts
+from alerts.replay import HISTORY
+from alerts.thresholds import band_at
+from service.careplans import repository as careplans
+from service.careplans.service import to_alerts_plan
+from service.ingest import repository as observations
+from service.ingest.triage_seam import StoredReading, Verdict
+from service.queue import findings as queue_findings
+from service.queue import readings as rule_readings
+from service.queue import repository
+
+# At most this many of the patient's newest readings as evidence: a week of a heavy
+# home-monitoring schedule is under 100; the cap bounds the cost of a device that floods.
+HISTORY_ROWS = 300
+
+# Findings of these rules say a value is out of its band; a later in-band value of the same
+# measurement is "back in range". Trends and gaps are not undone by one good reading.
+_BAND_RULES = {alerts.Rule.THRESHOLD_HIGH, alerts.Rule.THRESHOLD_LOW}
+
+
+class Triage:
+    async def judge(
+        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+    ) -> Mapping[str, Verdict]:
+        by_patient: dict[str, list[StoredReading]] = {}
+        for reading in readings:
+            by_patient.setdefault(reading.patient_id, []).append(reading)
+        subjects = await careplans.triage_subjects(conn, list(by_patient))
+        verdicts: dict[str, Verdict] = {}
+        for patient_id, stored in by_patient.items():
+            subject = subjects.get(patient_id)
+            if subject is None:
+                continue
+            if subject.plan_version is None:
+                await _no_plan(conn, subject, now)
+                continue
+            verdicts.update(await _judge_patient(conn, subject, stored, now))
+        return verdicts
+
+    async def verdicts(
+        self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
+    ) -> Mapping[str, Verdict]:
+        measured = [r for r in rows if r["kind"] == "measurement"]
+        if not measured:
+            return {}
+        subjects = await careplans.triage_subjects(conn, list({r["patient_id"] for r in measured}))
+        found: dict[str, list[Row[Any]]] = {}
+        for f in await repository.findings_of_observations(conn, [r["id"] for r in measured]):
+            found.setdefault(f.observation_id, []).append(f)
+        verdicts = {}
+        for row in measured:
+            subject = subjects.get(row["patient_id"])
+            if subject is None or subject.plan_version is None:
+                continue
+            protocol = alerts.load_protocol(subject.protocol)
+            verdicts[row["id"]] = _verdict(protocol, found.get(row["id"], []))
+        return verdicts
+
+
+async def _judge_patient(
+    conn: AsyncConnection, subject: Row[Any], stored: Sequence[StoredReading], now: datetime
+) -> dict[str, Verdict]:
+    plan = to_alerts_plan(subject.protocol, subject.settings, subject.status)
+    protocol = alerts.load_protocol(plan.protocol)
+    new = [
+        r
+        for s in stored
+        for r in rule_readings.to_readings(
+            s.observation_id, s.device_id, s.components, s.effective_at, s.received_at
+        )
+    ]
+    if not new:
+        return {}
+    since = min(r.effective_at for r in new) - HISTORY
+    rows = await observations.recent_measurements(conn, [subject.id], since, limit=HISTORY_ROWS)
+    history = [r for row in rows for r in rule_readings.from_row(row)]
+    found = alerts.evaluate(plan, new, history, now)
+    await queue_findings.record(
+        conn,
+        queue_findings.Subject(subject.id, subject.centre_id, subject.plan_version),
+        found,
+        now,
+    )
+    clinical = [f for f in found if not f.technical]
+    if subject.item_id is not None and not subject.item_back_in_range and not clinical:
+        await _mark_back_in_range(conn, subject.item_id, plan, protocol, [*history, *new], now)
+    by_observation: dict[str, list[alerts.Finding]] = {}
+    for finding in found:
+        if finding.reading_ids:
+            by_observation.setdefault(finding.reading_ids[0], []).append(finding)
+    return {
+        s.observation_id: _verdict(protocol, by_observation.get(s.observation_id, []))
+        for s in stored
+    }
+
+
+async def _no_plan(conn: AsyncConnection, subject: Row[Any], now: datetime) -> None:
+    """Readings of a patient without a care plan cannot be judged: the centre gets one
+    technical item a day until someone sets the plan, rather than silence."""
+    if subject.status != "active":
+        return
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    finding = alerts.Finding(
+        rule=alerts.Rule.CAREPLAN_MISSING,
+        severity=alerts.Severity.YELLOW,
+        measurement=None,
+        direction=None,
+        reading_ids=(),
+        reason_nb="Målinger mottatt, men pasienten har ingen behandlingsplan: de vurderes ikke",
+        reason_en="Readings received, but the patient has no care plan: they are not triaged",
+        technical=True,
+        effective_at=day,
+    )
+    subject_ref = queue_findings.Subject(subject.id, subject.centre_id, None)
+    await queue_findings.record(conn, subject_ref, [finding], now)
+
+
+def _verdict(protocol: alerts.Protocol, found: Sequence[Any]) -> Verdict:
+    clinical = [f for f in found if not f.technical]
+    severity = alerts.Severity.worst(alerts.Severity(f.severity) for f in clinical)
+    critical = any(f.critical for f in clinical)
+    advice = protocol.advice["critical" if critical else severity.value]
+    return Verdict(severity.value, critical, advice.nb, advice.en)
+
+
+async def _mark_back_in_range(
+    conn: AsyncConnection,
+    item_id: str,
+    plan: alerts.CarePlan,
+    protocol: alerts.Protocol,
+    readings: Sequence[alerts.Reading],
+    now: datetime,
+) -> None:
+    """An item whose every out-of-band measurement now reads in band again stays for
+    the nurse, marked "back in range": it is never closed silently."""
+    item_findings = (await repository.findings_of_items(conn, [item_id])).get(item_id, [])
+    clinical = [f for f in item_findings if not f.technical]
+    if not clinical or any(f.rule not in _BAND_RULES for f in clinical):
+        return
+    for measurement in {f.measurement for f in clinical}:
+        latest = max(
+            (r for r in readings if r.measurement == measurement),
+            key=lambda r: (r.effective_at, r.received_at),
+            default=None,
+        )
+        band = band_at(plan, protocol, measurement or "", latest.effective_at) if latest else None
+        if latest is None or band is None:
+            return
+        if band.classify(latest.value).severity is not alerts.Severity.GREEN:
+            return
+    updated = await repository.update_item(
+        conn,
+        item_id,
+        {"back_in_range": True, "updated_at": now},
+        where=[repository.UNRESOLVED],
+    )
+    if updated is not None:
+        await repository.add_event(
+            conn,
+            {
+                "centre_id": updated.centre_id,
+                "patient_id": updated.patient_id,
+                "item_id": item_id,
+                "kind": "back_in_range",
+                "severity": updated.severity,
+                "actor": None,
+                "at": now,
+            },
+        )

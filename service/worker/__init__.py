@@ -1,0 +1,75 @@
+"""``dho worker``: the process that runs background jobs beside the API.
+
+Each job runs once per tick of its interval across all replicas (``ticks``), so the
+worker can be scaled out or restarted freely. On the embedded SQLite default the same
+loop runs inside ``dho serve`` (``Settings.jobs_in_process``), so ``make run`` needs
+one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.database import create_engine
+from service.logs import configure
+from service.models_base import utcnow
+from service.queue import jobs as queue_jobs
+from service.settings import Settings
+from service.worker.ticks import JobBody, run_tick
+
+log = logging.getLogger("dho.worker")
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    interval_seconds: float
+    body: JobBody
+
+
+JOBS: list[Job] = [
+    Job("missing_readings", 300, queue_jobs.scan_missing_readings),
+    Job("sla_escalations", 60, queue_jobs.escalate_overdue),
+    Job("wake_snoozed", 60, queue_jobs.wake_snoozed),
+]
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    configure(settings.log_level)
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+        await run_jobs(engine, stop or asyncio.Event())
+    finally:
+        await engine.dispose()
+
+
+async def run_jobs(engine: AsyncEngine, stop: asyncio.Event) -> None:
+    """Every job's loop, until ``stop`` is set."""
+    log.info("jobs started", extra={"count": len(JOBS)})
+    tasks = [asyncio.create_task(_loop(job, engine, stop)) for job in JOBS]
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _loop(job: Job, engine: AsyncEngine, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            result = await run_tick(engine, job.name, job.interval_seconds, job.body, utcnow())
+            if result is not None:
+                log.info("job ran", extra={"event": job.name, "result": result})
+        except Exception:  # one failed tick must not end the worker
+            log.exception("job failed", extra={"event": job.name})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=job.interval_seconds)

@@ -1,0 +1,68 @@
+"""A real `dho serve` process for end-to-end tests, on the session's database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Database
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    database: Database, var_dir: Path, log_path: Path, *, workers: int = 2
+) -> Iterator[str]:
+    """``dho serve`` on a free port until the block ends; answers its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DHO_DATABASE_URL": database.url,
+        "DHO_VAR_DIR": str(var_dir),
+        "DHO_LOG_LEVEL": "INFO",
+        # Jobs run when a test runs them; a server's own would act on other tests' rows.
+        "DHO_JOBS_IN_PROCESS": "false",
+    }
+    dho = Path(sys.executable).with_name("dho")
+    command = [str(dho), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*command, "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"server did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture
+def server(database: Database, var_dir: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    log_path = tmp_path / "server.log"
+    with running_server(database, var_dir, log_path) as base:
+        yield base, log_path
