@@ -19,6 +19,7 @@ from service.careplans.schemas import (
     CarePlanVersionSummary,
     CarePlanWrite,
     PatientStatusRead,
+    ProposedBands,
     StatusChange,
 )
 from service.deps import Db, State
@@ -86,6 +87,21 @@ async def preview_care_plan(
     preview = await careplans.preview(db, principal, patient_id, body, utcnow(), state.local_zone)
     await _record(db, principal, audit.EXECUTE, "operation", patient_id)
     return preview
+
+
+@router.get("/care-plan/proposed-bands")
+async def proposed_bands(
+    patient_id: str,
+    principal: CarePlanWriter,
+    db: Db,
+    days: Annotated[int, Query(ge=7, le=90)] = 28,
+) -> ProposedBands:
+    """Personal bands from the readings of the ``days`` before the trial's end (a trial
+    of 2-4 weeks: 28 by default). Nothing is saved: the nurse accepts them (or edits
+    them) with a PUT of the plan, and may preview that first."""
+    proposal = await careplans.propose(db, principal, patient_id, utcnow(), days)
+    await _record(db, principal, audit.EXECUTE, "operation", patient_id)
+    return proposal
 
 
 @router.post("/status")

@@ -152,3 +152,13 @@ def settings_of(plan: PlanSettings) -> dict[str, Any]:
     (a schedule set to null, "expect nothing", must survive)."""
     fields = set(PlanSettings.model_fields)
     return plan.model_dump(mode="json", include=fields, exclude_unset=True)
+
+
+class ProposedBands(BaseModel):
+    """Personal bands from the patient's own readings, for a nurse to accept (PUT the plan
+    with them) or edit. Measurements with too few readings get no proposal."""
+
+    since: datetime
+    until: datetime
+    readings: int
+    bands: dict[str, BandSchema]

@@ -32,6 +32,7 @@ from service.careplans.schemas import (
     PatientStatusRead,
     PlanOutcome,
     PlanSettings,
+    ProposedBands,
     StatusChange,
     settings_of,
 )
@@ -168,6 +169,37 @@ async def preview(
         readings=len({r.reading_id for r in readings if r.effective_at >= since}),
         current=current_outcome,
         proposed=_outcome(alerts.replay(proposed_plan, readings), since, zone),
+    )
+
+
+async def propose(
+    conn: AsyncConnection, principal: Principal, patient_id: str, now: datetime, days: int
+) -> ProposedBands:
+    """Bands from the readings of the ``days`` before the trial's end (or before now
+    while it lasts), by ``alerts.propose_bands``: median +/- a robust spread."""
+    patient = await _patient(conn, principal, patient_id)
+    current = await repository.current(conn, patient.id)
+    if current is None:
+        raise NotFound("this patient has no care plan yet: set the protocol first")
+    plan = to_alerts_plan(current.protocol, current.settings, "active")
+    until = min(plan.trial_ends_at or now, now)
+    since = until - timedelta(days=days)
+    rows = await observations.recent_measurements(conn, [patient.id], since, limit=20_000)
+    readings = [r for row in rows for r in rule_readings.from_row(row) if r.effective_at <= until]
+    proposal = alerts.propose_bands(readings, alerts.load_protocol(current.protocol))
+    return ProposedBands(
+        since=since,
+        until=until,
+        readings=len({r.reading_id for r in readings}),
+        bands={
+            k: BandSchema(
+                red_low=b.red_low,
+                yellow_low=b.yellow_low,
+                yellow_high=b.yellow_high,
+                red_high=b.red_high,
+            )
+            for k, b in proposal.items()
+        },
     )
 
 

@@ -243,3 +243,33 @@ async def test_the_plan_as_fhir_is_a_valid_care_plan_with_goal_ranges(
         "/fhir/CarePlan", params={"patient": patient.id}, headers=auth(stranger.nurse_token)
     )
     assert hidden.json().get("entry", []) == []
+
+
+async def test_personal_bands_are_proposed_from_the_trial_readings(
+    client: httpx.AsyncClient, app: Any, settings: Any
+) -> None:
+    """A COPD patient who lives at SpO2 88-90: the protocol's default would be yellow
+    below 88; the proposal centres on the patient's own median (89)."""
+    patient = await _patient(client, app, settings)
+    trial_end = datetime.now(UTC) + timedelta(days=1)
+    await set_care_plan(client, patient, "copd", trial_ends_at=trial_end.isoformat())
+    url = f"/api/patients/{patient.id}/care-plan/proposed-bands"
+    nurse = auth(patient.centre.nurse_token)
+    empty = await client.get(url, headers=nurse)
+    assert (empty.status_code, empty.json()["bands"]) == (200, {})
+    start = datetime.now(UTC) - timedelta(days=9)
+    for day, value in enumerate([89, 88, 90, 89, 89, 88, 90, 89]):
+        when = start + timedelta(days=day)
+        posted = await client.post(
+            "/fhir/Observation",
+            json=observation(patient.id, "59408-5", value, "%", effective=when),
+            headers=patient.headers,
+        )
+        assert posted.status_code == 201, posted.text
+    proposal = (await client.get(url, headers=nurse)).json()
+    assert proposal["readings"] == 8
+    spo2 = proposal["bands"]["spo2"]
+    # Median 89, MAD 0.5 -> spread max(1.4826 x 0.5, 1.5) = 1.5; yellow_low 89 - 3 = 86.
+    assert spo2["yellow_low"] == 86
+    assert spo2.get("yellow_high") is None
+    assert (await client.get(url, headers=patient.headers)).status_code == 403
