@@ -92,15 +92,15 @@ def _demo(_: argparse.Namespace) -> int:
     from service.database import create_engine
     from service.fhirkit.catalogue import load_catalogue
     from service.ingest.context import context_for
-    from service.ingest.triage_seam import NoTriage
     from service.patients.identity_vault import vault_from_settings
+    from service.queue.triage import Triage
 
     settings = get_settings()
 
     async def run() -> dict[str, int]:
         engine = create_engine(settings)
         try:
-            ctx = context_for(settings, load_catalogue(settings.fhir_dir), NoTriage())
+            ctx = context_for(settings, load_catalogue(settings.fhir_dir), Triage())
             return await demo.load(engine, ctx, vault_from_settings(settings))
         finally:
             await engine.dispose()

@@ -1,7 +1,8 @@
 """Demo data for ``make run``: two follow-up centres, 20 patients, a fortnight of readings.
 
 Every patient gets a care plan with their protocol's defaults, so the readings are
-triaged and the queue has items to work. Readings go through the real gateway path
+triaged, and a few scripted stories (``STORIES``, ``SILENT``) give the queue items to
+work. Readings go through the real gateway path
 (transaction Bundles with conditional Patient and Device entries), so the demo also
 shows what a gateway sends. Running it
 twice adds nothing: centres are upserted, patients are found by identity number, and
@@ -12,6 +13,7 @@ check digits, generated from fixed birth dates); they are not real people.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -68,7 +70,13 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
         protocol = PROTOCOLS[index % len(PROTOCOLS)]
         async with engine.begin() as conn:
             try:
-                enrolled = await patients.enrol(conn, staff, _patient(index, fnr, centre), vault)
+                enrolled = await patients.enrol(
+                    conn,
+                    staff,
+                    _patient(index, fnr, centre),
+                    vault,
+                    enrolled_at=ctx.now - timedelta(days=DAYS + 1),
+                )
             except FhirError as error:
                 if error.status_code != 409:
                     raise
@@ -80,9 +88,15 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
             when = (ctx.now - timedelta(days=day)).replace(
                 hour=8, minute=rng.randint(0, 50), second=0, microsecond=0
             )
-            entries = _gateway_bundle(index, fnr, protocol, when, rng)
+            if (index, day) in SILENT:
+                continue
+            entries = _gateway_bundle(index, fnr, protocol, when, rng, day)
+            # Judged as if it arrived two minutes after it was taken, as a gateway's would.
+            on_time = dataclasses.replace(ctx, now=when + timedelta(minutes=2))
             async with engine.begin() as conn:
-                response = await bundle.process(conn, staff, entries, ctx, vault, max_entries=50)
+                response = await bundle.process(
+                    conn, staff, entries, on_time, vault, max_entries=50
+                )
             counts["readings_created"] += sum(
                 1
                 for e in response["entry"]
@@ -104,7 +118,7 @@ def _patient(index: int, fnr: str, centre: dict[str, Any]) -> dict[str, Any]:
 
 
 def _gateway_bundle(
-    index: int, fnr: str, protocol: str, when: datetime, rng: random.Random
+    index: int, fnr: str, protocol: str, when: datetime, rng: random.Random, day: int
 ) -> dict[str, Any]:
     patient_url = f"urn:uuid:00000000-0000-4000-8000-{index:012d}"
     gateway = f"demo-gateway-{index:02d}"
@@ -122,7 +136,9 @@ def _gateway_bundle(
             },
         }
     ]
-    readings = _readings(protocol, rng)
+    readings = _readings(protocol, rng, day)
+    for (kind, position), reading in STORIES.get((index, day), {}).items():
+        readings[kind][position] = reading
     for kind, observations in readings.items():
         device_url = f"urn:uuid:00000000-0000-4000-9000-{index:08d}{len(entries):04d}"
         serial = f"{gateway}-{kind}"
@@ -156,7 +172,7 @@ def _gateway_bundle(
                         ]
                     }
                 ],
-                "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+                "code": {"coding": [{"system": _system(code), "code": code, "display": display}]},
                 "subject": {"reference": patient_url},
                 "device": {"reference": device_url},
                 "effectiveDateTime": when.astimezone(UTC).isoformat(),
@@ -183,24 +199,65 @@ def _gateway_bundle(
 
 
 Reading = tuple[str, str, float | None, str | None, list[tuple[str, float, str]] | None]
+SCORES = "https://fhir.dho.example/CodeSystem/dho-scores"
 
 
-def _readings(protocol: str, rng: random.Random) -> dict[str, list[Reading]]:
+def _system(code: str) -> str:
+    return SCORES if code == "cat-total" else LOINC
+
+
+def _bp(systolic: float, diastolic: float) -> Reading:
+    parts = [("8480-6", systolic, "mm[Hg]"), ("8462-4", diastolic, "mm[Hg]")]
+    return ("85354-9", "Blood pressure panel", None, None, parts)
+
+
+def _single(code: str, display: str, value: float, unit: str) -> Reading:
+    return (code, display, value, unit, None)
+
+
+# What the nurse finds in the demo queue: (patient index, days ago) -> readings replaced
+# (device kind, position). Every other reading is drawn inside its protocol's bands.
+STORIES: dict[tuple[int, int], dict[tuple[str, int], Reading]] = {
+    # Kari (heart failure): over 2 kg in three days, a yellow weight-gain trend.
+    (0, 3): {("scale", 0): _single("29463-7", "Body weight", 80.4, "kg")},
+    (0, 2): {("scale", 0): _single("29463-7", "Body weight", 81.4, "kg")},
+    (0, 1): {("scale", 0): _single("29463-7", "Body weight", 82.7, "kg")},
+    # Ola (COPD): SpO2 under 88 three mornings in a row, a yellow; then 84, red.
+    (1, 4): {("oximeter", 0): _single("59408-5", "SpO2", 87, "%")},
+    (1, 3): {("oximeter", 0): _single("59408-5", "SpO2", 86, "%")},
+    (1, 2): {("oximeter", 0): _single("59408-5", "SpO2", 86, "%")},
+    (1, 1): {("oximeter", 0): _single("59408-5", "SpO2", 84, "%")},
+    # Ingrid (hypertension): systolic 186, red at once.
+    (2, 1): {("bp-monitor", 0): _bp(186, 104)},
+}
+# Solveig (heart failure) stopped measuring three days ago: a missing-reading finding
+# once the worker's scan runs (at start-up of `dho serve`).
+SILENT = {(4, 3), (4, 2), (4, 1)}
+
+
+def _readings(protocol: str, rng: random.Random, day: int) -> dict[str, list[Reading]]:
     bp: Reading = (
         "85354-9",
         "Blood pressure panel",
         None,
         None,
-        [("8480-6", rng.randint(118, 165), "mm[Hg]"), ("8462-4", rng.randint(68, 98), "mm[Hg]")],
+        [("8480-6", rng.randint(118, 150), "mm[Hg]"), ("8462-4", rng.randint(68, 90), "mm[Hg]")],
     )
     readings: dict[str, list[Reading]] = {"bp-monitor": [bp]}
     if protocol == "heart_failure":
-        readings["scale"] = [("29463-7", "Body weight", round(rng.uniform(78, 81), 1), "kg", None)]
+        # Weighed every morning: a few hundred grams either way, never a trend.
+        weight = round(79.5 + rng.uniform(-0.3, 0.3), 1)
+        readings["scale"] = [("29463-7", "Body weight", weight, "kg", None)]
     if protocol == "copd":
         readings["oximeter"] = [
-            ("59408-5", "SpO2", rng.randint(88, 95), "%", None),
+            ("59408-5", "SpO2", rng.randint(90, 95), "%", None),
             ("8867-4", "Heart rate", rng.randint(62, 96), "/min", None),
         ]
+    if protocol == "copd" and day % 7 == 0:
+        # The weekly COPD Assessment Test, answered on the same tablet that relays the
+        # oximeter (a device heard only weekly would be reported silent).
+        cat = _single("cat-total", "CAT score", rng.randint(8, 18), "{score}")
+        readings["oximeter"].append(cat)
     if protocol == "diabetes":
         readings["glucometer"] = [
             ("14743-9", "Glucose", round(rng.uniform(4.5, 11.0), 1), "mmol/L", None)

@@ -4,6 +4,7 @@ already resolved for them."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,20 +77,18 @@ async def insert(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(sa.insert(plan).values(**values))
 
 
-async def triage_subjects(conn: AsyncConnection, patient_ids: Sequence[str]) -> dict[str, Row[Any]]:
-    """Per patient: the facts triage needs, the current plan (``plan_version`` None: no
-    plan yet) and the unresolved item (``item_id`` None: none).
-
-    One query for a whole Bundle: the hot path pays for it once.
-    """
-    ids = list(patient_ids)
+@functools.cache
+def _triage_subjects_query() -> Any:
+    """Built once: on the hot path, building it cost as much as running it. The newest
+    plan by a correlated max on the (patient, version) index, and the unresolved item by
+    the partial index's own predicate, written as literal SQL so the index applies."""
     newest = (
-        sa.select(plan.c.patient_id, sa.func.max(plan.c.version).label("version"))
-        .where(plan.c.patient_id.in_(ids))
-        .group_by(plan.c.patient_id)
-        .subquery()
+        sa.select(sa.func.max(plan.c.version))
+        .where(plan.c.patient_id == patient.c.id)
+        .correlate(patient)
+        .scalar_subquery()
     )
-    query: Any = (
+    return (
         sa.select(
             *_PATIENT_FACTS,
             plan.c.version.label("plan_version"),
@@ -99,14 +98,21 @@ async def triage_subjects(conn: AsyncConnection, patient_ids: Sequence[str]) -> 
             item.c.back_in_range.label("item_back_in_range"),
         )
         .select_from(patient)
-        .outerjoin(newest, newest.c.patient_id == patient.c.id)
+        .outerjoin(plan, sa.and_(plan.c.patient_id == patient.c.id, plan.c.version == newest))
         .outerjoin(
-            plan, sa.and_(plan.c.patient_id == patient.c.id, plan.c.version == newest.c.version)
+            item,
+            sa.and_(item.c.patient_id == patient.c.id, sa.text("triage_item.state != 'resolved'")),
         )
-        .outerjoin(item, sa.and_(item.c.patient_id == patient.c.id, item.c.state != "resolved"))
-        .where(patient.c.id.in_(ids))
+        .where(patient.c.id.in_(sa.bindparam("patient_ids", expanding=True)))
     )
-    return {r.id: r for r in await conn.execute(query)}
+
+
+async def triage_subjects(conn: AsyncConnection, patient_ids: Sequence[str]) -> dict[str, Row[Any]]:
+    """Per patient: the facts triage needs, the current plan (``plan_version`` None: no
+    plan yet) and the unresolved item (``item_id`` None: none). One query for a whole
+    Bundle: the hot path pays for it once."""
+    rows = await conn.execute(_triage_subjects_query(), {"patient_ids": list(patient_ids)})
+    return {r.id: r for r in rows}
 
 
 async def active_with_plans(conn: AsyncConnection) -> Sequence[Row[Any]]:

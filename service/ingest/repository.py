@@ -18,6 +18,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.db_types import UTCDateTime
 from service.ingest.models import Observation
 from service.tenancy import measurements_visible_to
 
@@ -114,8 +115,8 @@ _RECENT_COLUMNS = (
 async def recent_measurements(
     conn: AsyncConnection, patient_ids: Sequence[str], since: datetime, *, limit: int = 2000
 ) -> Sequence[Row[Any]]:
-    """The patients' measurements taken since ``since``, newest first: the evidence
-    triage judges a new reading against. Context observations are not evidence."""
+    """The patients' measurements taken since ``since``, newest first (trends for the
+    queue, replays for a care-plan preview). Context observations are not evidence."""
     query: Any = (
         sa.select(*_RECENT_COLUMNS)
         .where(
@@ -127,6 +128,56 @@ async def recent_measurements(
         .limit(limit)
     )
     return (await conn.execute(query)).all()
+
+
+@functools.cache
+def _evidence_query() -> Any:
+    """Built once: it runs for every judged reading."""
+    return (
+        sa.select(*_RECENT_COLUMNS)
+        .where(
+            observation.c.patient_id == sa.bindparam("patient_id"),
+            observation.c.kind == "measurement",
+            sa.or_(
+                sa.and_(
+                    observation.c.measurement.in_(sa.bindparam("measurements", expanding=True)),
+                    observation.c.effective_at >= sa.bindparam("since", type_=UTCDateTime()),
+                ),
+                observation.c.effective_at.between(
+                    sa.bindparam("from_", type_=UTCDateTime()),
+                    sa.bindparam("to", type_=UTCDateTime()),
+                ),
+            ),
+        )
+        .order_by(observation.c.effective_at.desc())
+        .limit(sa.bindparam("limit"))
+    )
+
+
+async def triage_evidence(
+    conn: AsyncConnection,
+    patient_id: str,
+    measurements: Sequence[str],
+    since: datetime,
+    around: tuple[datetime, datetime],
+    limit: int,
+) -> Sequence[Row[Any]]:
+    """What the rules may rest a new reading's verdict on: the patient's earlier
+    readings of the same measurements since ``since`` (runs, trends), and any reading
+    taken within ``around`` (a NEWS2 set), newest first and at most ``limit``.
+
+    Bounded by measurement rather than by time alone, so a device that floods one
+    measurement cannot push another's evidence (yesterday's weight) out of reach.
+    """
+    values = {
+        "patient_id": patient_id,
+        "measurements": list(measurements),
+        "since": since,
+        "from_": around[0],
+        "to": around[1],
+        "limit": limit,
+    }
+    return (await conn.execute(_evidence_query(), values)).all()
 
 
 async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:

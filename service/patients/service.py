@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -18,8 +19,15 @@ from service.patients.identity_vault import IdentityVault
 
 
 async def enrol(
-    conn: AsyncConnection, principal: Principal, resource: dict[str, Any], vault: IdentityVault
+    conn: AsyncConnection,
+    principal: Principal,
+    resource: dict[str, Any],
+    vault: IdentityVault,
+    *,
+    enrolled_at: datetime | None = None,
 ) -> dict[str, Any]:
+    """Enrol the patient; ``enrolled_at`` (default now) lets a loader of past data (the
+    demo, a migration from another system) start follow-up when it really started."""
     validate(resource, "Patient")
     enrolment = enrolment_from_fhir(resource)
     centre_id = _centre_for(principal, enrolment.centre_reference)
@@ -47,7 +55,7 @@ async def enrol(
         "sex": enrolment.sex,
         "municipality": enrolment.municipality,
         "status": "active",
-        "enrolled_at": now,
+        "enrolled_at": enrolled_at or now,
         "version_id": 1,
         "created_at": now,
     }

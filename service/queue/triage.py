@@ -7,7 +7,7 @@ It runs inside the ingest transaction. A patient without a care plan is not judg
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Row
@@ -24,9 +24,9 @@ from service.queue import findings as queue_findings
 from service.queue import readings as rule_readings
 from service.queue import repository
 
-# At most this many of the patient's newest readings as evidence: a week of a heavy
-# home-monitoring schedule is under 100; the cap bounds the cost of a device that floods.
-HISTORY_ROWS = 300
+# At most this many earlier readings as evidence: a week of a heavy home-monitoring
+# schedule is under 100; the cap bounds the cost of a device that floods.
+HISTORY_ROWS = 60
 
 # Findings of these rules say a value is out of its band; a later in-band value of the same
 # measurement is "back in range". Trends and gaps are not undone by one good reading.
@@ -86,8 +86,17 @@ async def _judge_patient(
     ]
     if not new:
         return {}
-    since = min(r.effective_at for r in new) - HISTORY
-    rows = await observations.recent_measurements(conn, [subject.id], since, limit=HISTORY_ROWS)
+    earliest = min(s.effective_at for s in stored)
+    latest = max(s.effective_at for s in stored)
+    window = timedelta(minutes=protocol.news2.window_minutes)
+    rows = await observations.triage_evidence(
+        conn,
+        subject.id,
+        sorted({s.measurement for s in stored}),
+        since=earliest - HISTORY,
+        around=(earliest - window, latest + window),
+        limit=HISTORY_ROWS,
+    )
     history = [r for row in rows for r in rule_readings.from_row(row)]
     found = alerts.evaluate(plan, new, history, now)
     await queue_findings.record(
