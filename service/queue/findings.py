@@ -167,13 +167,12 @@ async def _fold_into_item(
         kind = kind or "reopened"
     updated = await repository.update_item(conn, current.id, changes)
     assert updated is not None
+    if kind is None:
+        # One more finding on an item already waiting at this severity: nothing for the
+        # stream. Events take the centre's sequence lock, so they are kept for changes
+        # a nurse must see (created, raised, reopened).
+        return
     await repository.add_event(
         conn,
-        {
-            **event,
-            "item_id": current.id,
-            "kind": kind or "updated",
-            "severity": updated.severity,
-            "at": now,
-        },
+        {**event, "item_id": current.id, "kind": kind, "severity": updated.severity, "at": now},
     )
