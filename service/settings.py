@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # found by a keyed hash. Development derives a key file under var_dir.
     data_key: str | None = None
     data_key_id: str = "k1"
+    # Key rotation (service/patients/identity_vault.py): earlier keys by id, which still
+    # decrypt, and the id of the key the lookup hashes were made with.
+    retired_data_keys: dict[str, str] = Field(default_factory=dict)
+    lookup_key_id: str | None = None
 
     # Ingest.
     max_body_bytes: int = 1024 * 1024
@@ -75,6 +79,11 @@ class Settings(BaseSettings):
                 raise ValueError("DHO_OIDC_ISSUERS must name an issuer in production")
         if self.data_key is not None and len(base64.b64decode(self.data_key)) != 32:
             raise ValueError("DHO_DATA_KEY must be 32 bytes, base64-encoded")
+        if any(len(base64.b64decode(k)) != 32 for k in self.retired_data_keys.values()):
+            raise ValueError("DHO_RETIRED_DATA_KEYS must map key ids to 32-byte base64 keys")
+        known = {self.data_key_id if self.data_key else "dev", *self.retired_data_keys}
+        if self.lookup_key_id is not None and self.lookup_key_id not in known:
+            raise ValueError("DHO_LOOKUP_KEY_ID must name the data key or a retired one")
         return self
 
     @property

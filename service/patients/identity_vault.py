@@ -4,6 +4,12 @@ The lookup hash is an HMAC under a key derived from the data key, so a leaked ta
 cannot be searched by hashing all eleven-digit numbers (there are few enough to try
 them all against a plain hash). The key id is stored with each ciphertext so a new
 key can be introduced and old rows re-encrypted at leisure.
+
+Rotation: the new key becomes ``DHO_DATA_KEY`` (new ``DHO_DATA_KEY_ID``), the old one
+moves to ``DHO_RETIRED_DATA_KEYS`` so old rows still decrypt, and ``DHO_LOOKUP_KEY_ID``
+keeps naming the key the lookup hashes were made with: those hashes (of gateway
+identifiers too, whose values are never stored) cannot be recomputed, so the lookup key
+outlives the encryption key. ``dho reencrypt`` then moves every row to the new key.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,10 +35,22 @@ DEV_KEY_FILE = "dev-data-key"
 class IdentityVault:
     key: bytes
     key_id: str
+    # Earlier keys, by id: they decrypt, they never encrypt.
+    retired: Mapping[str, bytes] = field(default_factory=dict)
+    # The key the lookup hashes derive from (None: the current key).
+    lookup_key_id: str | None = None
 
     @property
     def _lookup_key(self) -> bytes:
-        return hmac.new(self.key, b"dho identity lookup v1", hashlib.sha256).digest()
+        source = self._key(self.lookup_key_id or self.key_id)
+        return hmac.new(source, b"dho identity lookup v1", hashlib.sha256).digest()
+
+    def _key(self, key_id: str) -> bytes:
+        if key_id == self.key_id:
+            return self.key
+        if key_id in self.retired:
+            return self.retired[key_id]
+        raise KeyError("identity number encrypted under a key this process does not hold")
 
     def lookup_hash(self, system: str, value: str) -> str:
         message = f"{system}|{value}".encode()
@@ -43,16 +62,20 @@ class IdentityVault:
         return base64.b64encode(nonce + sealed).decode()
 
     def decrypt(self, ciphertext: str, key_id: str) -> str:
-        if key_id != self.key_id:
-            raise KeyError("identity number encrypted under a key this process does not hold")
         raw = base64.b64decode(ciphertext)
-        return AESGCM(self.key).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
+        return AESGCM(self._key(key_id)).decrypt(raw[:12], raw[12:], key_id.encode()).decode()
 
 
 def vault_from_settings(settings: Settings) -> IdentityVault:
+    retired = {k: base64.b64decode(v) for k, v in settings.retired_data_keys.items()}
     if settings.data_key:
-        return IdentityVault(base64.b64decode(settings.data_key), settings.data_key_id)
-    return IdentityVault(_development_key(settings.var_dir), "dev")
+        return IdentityVault(
+            base64.b64decode(settings.data_key),
+            settings.data_key_id,
+            retired,
+            settings.lookup_key_id,
+        )
+    return IdentityVault(_development_key(settings.var_dir), "dev", retired, settings.lookup_key_id)
 
 
 def _development_key(var_dir: Path) -> bytes:

@@ -103,3 +103,25 @@ async def other_identifier_exists(conn: AsyncConnection, system: str, value_hash
         identifier.c.system == system, identifier.c.value_hash == value_hash
     )
     return (await conn.execute(query)).first() is not None
+
+
+async def under_other_keys(conn: AsyncConnection, key_id: str, limit: int) -> Sequence[Row[Any]]:
+    """Patients whose identity number is still encrypted under an earlier key."""
+    query = (
+        sa.select(patient.c.id, patient.c.identity_ciphertext, patient.c.identity_key_id)
+        .where(patient.c.identity_key_id != key_id)
+        .order_by(patient.c.id)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def set_identity_ciphertext(
+    conn: AsyncConnection, patient_id: str, ciphertext: str, key_id: str, was_key_id: str
+) -> None:
+    """Conditional on the key it was read under: a concurrent run changes nothing twice."""
+    await conn.execute(
+        sa.update(patient)
+        .where(patient.c.id == patient_id, patient.c.identity_key_id == was_key_id)
+        .values(identity_ciphertext=ciphertext, identity_key_id=key_id)
+    )

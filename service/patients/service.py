@@ -143,3 +143,15 @@ def _identity(row: Row[Any], vault: IdentityVault) -> str | None:
         return vault.decrypt(row.identity_ciphertext, row.identity_key_id)
     except KeyError:
         return None
+
+
+async def reencrypt_batch(conn: AsyncConnection, vault: IdentityVault, limit: int = 500) -> int:
+    """Move up to ``limit`` identity numbers from earlier keys to the current one; answers
+    how many. Run until it answers 0 (``dho reencrypt``); then the old key may go."""
+    rows = await repository.under_other_keys(conn, vault.key_id, limit)
+    for row in rows:
+        number = vault.decrypt(row.identity_ciphertext, row.identity_key_id)
+        await repository.set_identity_ciphertext(
+            conn, row.id, vault.encrypt(number), vault.key_id, row.identity_key_id
+        )
+    return len(rows)
