@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for every request: request id, security headers, access log.
+"""One pure-ASGI middleware for every request: request id, security headers, access log,
+and the refusals that need no route (control characters, bodies over the size limit).
 
 Pure ASGI rather than ``BaseHTTPMiddleware``: it adds no task or stream copy per
 request, which the ingest benchmark notices.
@@ -34,8 +35,9 @@ SECURITY_HEADERS = [
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int = 1024 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,8 +48,21 @@ class RequestMiddleware:
         client = scope.get("client")
         set_client_address(client[0] if client else None)
         if _has_control_characters(scope):
-            await _refuse(scope, send, request_id)
+            detail = "control characters are not allowed in the path or the query"
+            await _refuse(scope, send, request_id, 400, detail)
             return
+        if _declared_too_large(scope, self.max_body_bytes):
+            # Every route, /api as well as /fhir: no body over the limit is read at all.
+            detail = f"the request body is larger than {self.max_body_bytes} bytes"
+            await _refuse(scope, send, request_id, 413, detail)
+            return
+        if _chunked_api_body(scope):
+            bounded = await _bounded(receive, self.max_body_bytes)
+            if bounded is None:
+                detail = f"the request body is larger than {self.max_body_bytes} bytes"
+                await _refuse(scope, send, request_id, 413, detail)
+                return
+            receive = bounded
         started = time.perf_counter()
         status = 500
 
@@ -84,16 +99,58 @@ def _has_control_characters(scope: Scope) -> bool:
     return any(ord(c) < 0x20 for c in path) or any(b < 0x20 for b in query)
 
 
-async def _refuse(scope: Scope, send: Send, request_id: str) -> None:
-    detail = "control characters are not allowed in the path or the query"
+def _declared_too_large(scope: Scope, limit: int) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return not value.isdigit() or len(value) > 15 or int(value) > limit
+    return False
+
+
+def _chunked_api_body(scope: Scope) -> bool:
+    """A body without Content-Length on a non-FHIR route (FHIR routes read their body
+    through ``read_fhir_body``, which counts as it reads)."""
+    if scope.get("path", "").startswith("/fhir") or scope["method"] in ("GET", "HEAD"):
+        return False
+    return not any(name == b"content-length" for name, _ in scope["headers"])
+
+
+async def _bounded(receive: Receive, limit: int) -> Receive | None:
+    """The whole body read ahead, if it is within ``limit``; None if it is not."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+async def _refuse(scope: Scope, send: Send, request_id: str, status: int, detail: str) -> None:
     if scope.get("path", "").startswith("/fhir"):
         body: dict[str, object] = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "invalid", "diagnostics": detail}],
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "too-costly" if status == 413 else "invalid",
+                    "diagnostics": detail,
+                }
+            ],
         }
         media_type = b"application/fhir+json"
     else:
-        body, media_type = {"error": "invalid_request", "detail": detail}, b"application/json"
+        error = "payload_too_large" if status == 413 else "invalid_request"
+        body, media_type = {"error": error, "detail": detail}, b"application/json"
     content = orjson.dumps(body)
     headers = [
         (b"content-type", media_type),
@@ -101,7 +158,7 @@ async def _refuse(scope: Scope, send: Send, request_id: str) -> None:
         (b"x-request-id", request_id.encode()),
         *SECURITY_HEADERS,
     ]
-    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
 
 

@@ -27,6 +27,7 @@ from service.deps import Db, State
 from service.errors import ApiError, Forbidden
 from service.fhirkit.bundles import decode_cursor, encode_cursor, searchset
 from service.fhirkit.outcome import FhirError
+from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
 
 router = APIRouter(tags=["audit"])
@@ -82,7 +83,7 @@ async def search_audit_events(
     if unknown:
         raise FhirError.one(400, "invalid", f"unsupported search parameter(s): {unknown[0]}")
     count_text = params.get("_count", str(state.settings.default_page_size))
-    if not count_text.isdigit() or int(count_text) < 1:
+    if positive_count(count_text, 1) is None:
         raise FhirError.one(400, "invalid", "_count must be a positive integer", "_count")
     count = min(int(count_text), state.settings.max_page_size)
     patient = params.get("patient", "").removeprefix("Patient/") or None

@@ -174,13 +174,27 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise InvalidToken("the token carries no known role") from None
     centres = claims.get("centres") or []
     scope = claims.get("scope") or ""
-    if not isinstance(centres, list) or not isinstance(scope, str):
+    client_id = claims.get("client_id")
+    texts = [claims["sub"], claims["iss"], scope, *centres] if isinstance(centres, list) else []
+    if client_id is not None:
+        texts.append(client_id)
+    if not texts or not all(_clean_text(t) for t in texts):
+        # Every claim we keep is a short printable string: it goes into queries, audit
+        # rows and logs, and PostgreSQL refuses a NUL where SQLite would store it.
         raise InvalidToken("the token is malformed")
     return Principal(
-        subject=str(claims["sub"]),
+        subject=claims["sub"],
         role=role,
-        centres=tuple(str(c) for c in centres),
+        centres=tuple(centres),
         scopes=frozenset(scope.split()),
-        issuer=str(claims["iss"]),
-        client_id=claims.get("client_id"),
+        issuer=claims["iss"],
+        client_id=client_id,
+    )
+
+
+def _clean_text(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= 2048
+        and not any(ord(c) < 32 or ord(c) == 127 for c in value)
     )

@@ -7,7 +7,7 @@ a search that silently ignores ``date=`` answers the wrong question.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from starlette.datastructures import QueryParams
@@ -15,8 +15,15 @@ from starlette.datastructures import QueryParams
 from service.fhirkit.bundles import decode_cursor
 from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
+from service.fhirkit.params import positive_count
 
 KNOWN = {"patient", "subject", "code", "date", "_count", "_sort", "_cursor"}
+# Bounds on what one search may ask for: more than this is no clinical question, and
+# every value is a bound parameter (PostgreSQL takes at most 32,767 per statement).
+MAX_CODES = 50
+MAX_DATES = 4
+_EARLIEST = datetime(1800, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _PREFIXES = ("eq", "ge", "gt", "le", "lt")
 
 
@@ -41,19 +48,24 @@ def parse(
     codes: list[str] | None = None
     if "code" in params:
         codes = []
-        for token in ",".join(params.getlist("code")).split(","):
+        tokens = ",".join(params.getlist("code")).split(",")
+        if len(tokens) > MAX_CODES:
+            raise _bad(f"code: at most {MAX_CODES} codes in one search", "code")
+        for token in tokens:
             found = catalogue.find_by_search_token(token)
             codes.extend(m.code for m in found)
             if not found:
                 codes.append(token.rpartition("|")[2])
     bounds: list[tuple[str, datetime]] = []
+    if len(params.getlist("date")) > MAX_DATES:
+        raise _bad(f"date: at most {MAX_DATES} date parameters in one search", "date")
     for value in params.getlist("date"):
         bounds.extend(_date_bounds(value, zone))
     sort = params.get("_sort", "-date")
     if sort not in ("date", "-date"):
         raise _bad("_sort supports date and -date", "_sort")
-    count_text = params.get("_count", str(default_count))
-    if not count_text.isdigit() or int(count_text) < 1:
+    count = positive_count(params.get("_count"), default_count)
+    if count is None:
         raise _bad("_count must be a positive integer", "_count")
     after = None
     if "_cursor" in params:
@@ -61,8 +73,8 @@ def parse(
         if decoded is None or len(decoded) != 2:
             raise _bad("the paging cursor is not valid", "_cursor")
         try:
-            after = (datetime.fromisoformat(str(decoded[0])), str(decoded[1]))
-        except ValueError:
+            after = (_in_range(datetime.fromisoformat(str(decoded[0]))), str(decoded[1]))
+        except (ValueError, OverflowError):
             raise _bad("the paging cursor is not valid", "_cursor") from None
     return ObservationQuery(
         patient_id=patient_id,
@@ -70,7 +82,7 @@ def parse(
         date_bounds=bounds,
         newest_first=sort == "-date",
         after=after,
-        count=min(int(count_text), max_count),
+        count=min(count, max_count),
     )
 
 
@@ -94,21 +106,32 @@ def _interval(text: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
-            return moment, moment + timedelta(seconds=1)
+            return _in_range(moment), _in_range(moment + timedelta(seconds=1))
         parts = [int(p) for p in text.split("-")]
         if len(parts) == 1:
             start = datetime(parts[0], 1, 1, tzinfo=zone)
-            return start, start.replace(year=parts[0] + 1)
+            return _in_range(start), _in_range(start.replace(year=parts[0] + 1))
         if len(parts) == 2:
             start = datetime(parts[0], parts[1], 1, tzinfo=zone)
             end = datetime(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1, tzinfo=zone)
-            return start, end
+            return _in_range(start), _in_range(end)
         start = datetime(parts[0], parts[1], parts[2], tzinfo=zone)
-        return start, start + timedelta(days=1)
+        return _in_range(start), _in_range(start + timedelta(days=1))
     except (ValueError, OverflowError):
         raise _bad(
             "date must be a FHIR date or dateTime, with an optional prefix", "date"
         ) from None
+
+
+def _in_range(moment: datetime) -> datetime:
+    """An aware time the database can hold: year 1 in Oslo is year 0 in UTC, which
+    neither Python nor the drivers can represent."""
+    if moment.tzinfo is None:
+        raise ValueError("a time without an offset")
+    moment.astimezone(UTC)  # raises OverflowError below year 1 UTC
+    if not (_EARLIEST <= moment <= _LATEST):
+        raise ValueError("out of range")
+    return moment
 
 
 def _bad(diagnostics: str, parameter: str) -> FhirError:

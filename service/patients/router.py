@@ -14,6 +14,7 @@ from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import searchset
 from service.fhirkit.outcome import FhirError
+from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
 from service.patients import service as patients
 
@@ -62,7 +63,7 @@ async def search_patients(
             400, "invalid", f"unsupported search parameter(s): {', '.join(unknown)}"
         )
     count_text = params.get("_count", str(state.settings.default_page_size))
-    if not count_text.isdigit() or int(count_text) < 1:
+    if positive_count(count_text, 1) is None:
         raise FhirError.one(400, "invalid", "_count must be a positive integer", "_count")
     resources, next_after = await patients.search(
         db,

@@ -406,9 +406,9 @@ EXPECTED_ITEMS = tuple(
             # 19:00, so the 20:00 scan raises "missing" (gap 37.0 h). Day 8's Bundle arrives day 9
             # 06:30: 168 > 159 is the third in a row judged at its own time (days 6, 7, 8), so it
             # fires, late (received 23.5 h after it was taken > late_after_hours 6), and joins the
-            # open item (no event: its severity is unchanged). The day-9 Bundle (152/88) is green. Worked at 10:00. The device
-            # was last heard day 7 07:02: at day 9 06:30 that is 47.5 h, inside the 48 h silence
-            # limit, so no device finding.
+            # open item (no event: its severity is unchanged). The day-9 Bundle (152/88) is
+            # green. Worked at 10:00. The device was last heard day 7 07:02: at day 9 06:30
+            # that is 47.5 h, inside the 48 h silence limit, so no device finding.
             Item(
                 "late-gateway",
                 at(8, "20:00"),
