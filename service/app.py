@@ -31,6 +31,10 @@ from service.queue.events import QueueNotifier
 from service.queue.router import policy_router as queue_policy_router
 from service.queue.router import router as queue_router
 from service.queue.triage import Triage
+from service.research import runner as research_runner
+from service.research.router import fhir_router as research_fhir_router
+from service.research.router import router as research_router
+from service.resource_use.router import router as resource_use_router
 from service.settings import Settings, get_settings
 from service.state import AppState
 
@@ -83,6 +87,17 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
             jobs = None
             if settings.run_jobs_in_process:
                 jobs = asyncio.create_task(worker.run_jobs(engine, stop))
+            exports = None
+            if settings.run_jobs_in_process:
+                exports = asyncio.create_task(
+                    research_runner.run_loop(
+                        research_runner.tools_for(
+                            engine, app.state.dho.vault, app.state.dho.catalogue
+                        ),
+                        settings,
+                        stop,
+                    )
+                )
             try:
                 yield
             finally:
@@ -90,6 +105,8 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 stop.set()
                 if jobs is not None:
                     await jobs
+                if exports is not None:
+                    await exports
                 await engine.dispose()
 
     app = FastAPI(
@@ -114,6 +131,9 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(careplans_fhir_router)
     app.include_router(queue_router)
     app.include_router(queue_policy_router)
-    app.add_middleware(RequestMiddleware)
+    app.include_router(research_router)
+    app.include_router(research_fhir_router)
+    app.include_router(resource_use_router)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     logs.configure(settings.log_level)
     return app

@@ -1,4 +1,4 @@
-"""The ``dho`` command: serve, migrate, demo, token, worker."""
+"""The ``dho`` command: serve, migrate, demo, token, worker, report."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 
 from service.settings import get_settings
 
@@ -22,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="bring the database schema to the newest revision")
     commands.add_parser("demo", help="load demo centres, patients and readings (idempotent)")
     commands.add_parser("worker", help="run background jobs")
+    commands.add_parser(
+        "reencrypt", help="move identity numbers to the current data key (after a rotation)"
+    )
 
     token = commands.add_parser("token", help="mint a development token (dev issuer only)")
     token.add_argument(
@@ -33,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--centre", action="append", default=[], help="centre id (repeatable)")
     token.add_argument("--scope", action="append", default=None, help="override the scopes")
     token.add_argument("--minutes", type=int, default=480)
+
+    report = commands.add_parser("report", help="write a centre's evaluation as one HTML file")
+    report.add_argument("--centre", required=True, help="centre id")
+    report.add_argument("--from", dest="first", required=True, type=date.fromisoformat)
+    report.add_argument("--to", dest="last", required=True, type=date.fromisoformat)
+    report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
+    report.add_argument("--lang", choices=["nb", "en"], default="nb")
+
+    export = commands.add_parser("export", help="write a study's de-identified export")
+    export.add_argument("--study", required=True, help="study id")
+    export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
     return parser
 
 
@@ -44,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _demo,
         "token": _token,
         "worker": _worker,
+        "reencrypt": _reencrypt,
+        "report": _report,
+        "export": _export,
     }[args.command]
     return handler(args)
 
@@ -136,9 +155,28 @@ def _token(args: argparse.Namespace) -> int:
 
 def _worker(_: argparse.Namespace) -> int:
     from service import worker
+    from service.research import runner as exports
 
-    asyncio.run(worker.run(get_settings()))
+    async def both() -> None:
+        # Research exports run beside the jobs: their own loop, claimed per export row.
+        await asyncio.gather(worker.run(get_settings()), exports.run(get_settings()))
+
+    asyncio.run(both())
     return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from service.research import command
+
+    return command.run(get_settings(), args.study, args.out)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from service.resource_use import report_command
+
+    return report_command.run(
+        get_settings(), args.centre, args.first, args.last, args.out, args.lang
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -146,6 +184,32 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _reencrypt(_: argparse.Namespace) -> int:
+    from service.database import create_engine
+    from service.patients import service as patients
+    from service.patients.identity_vault import vault_from_settings
+
+    settings = get_settings()
+    vault = vault_from_settings(settings)
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        moved = 0
+        try:
+            while True:
+                async with engine.begin() as conn:
+                    batch = await patients.reencrypt_batch(conn, vault)
+                if batch == 0:
+                    return moved
+                moved += batch
+        finally:
+            await engine.dispose()
+
+    moved = asyncio.run(run())
+    print(f"reencrypt: {moved} identity numbers moved to key {vault.key_id}")
+    return 0
 
 
 if __name__ == "__main__":

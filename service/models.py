@@ -8,6 +8,14 @@ from service.ingest.models import Observation
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
 from service.queue.models import Finding, QueuePolicy, Snooze, TriageEvent, TriageItem
+from service.research.models import (
+    ExportJob,
+    Study,
+    StudyCentre,
+    StudyPatientOffset,
+    StudyResearcher,
+)
+from service.resource_use.models import ExternalEvent, PatientStatusChange, ResourceUseEvent
 from service.worker.models import JobRun
 
 __all__ = [
@@ -15,14 +23,22 @@ __all__ = [
     "CarePlanVersion",
     "Centre",
     "Device",
+    "ExportJob",
+    "ExternalEvent",
     "Finding",
     "JobRun",
     "Observation",
     "Patient",
     "PatientIdentifier",
     "PatientStatus",
+    "PatientStatusChange",
     "QueuePolicy",
+    "ResourceUseEvent",
     "Snooze",
+    "Study",
+    "StudyCentre",
+    "StudyPatientOffset",
+    "StudyResearcher",
     "TriageEvent",
     "TriageItem",
     "metadata",

@@ -8,6 +8,7 @@ not exist, so existence does not leak.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,12 @@ from service.auth.principal import Principal, Role
 _CENTRE_ROLES_FOR_MEASUREMENTS = frozenset({Role.nurse, Role.system})
 _CENTRE_ROLES_FOR_PATIENTS = frozenset({Role.nurse, Role.system, Role.admin})
 _CENTRE_ROLES_FOR_AUDIT = frozenset({Role.auditor})
+# External events (a hospital stay, home-care hours) are reported by the centre's admins
+# and systems, and read by its nurses too.
+_CENTRE_ROLES_FOR_EXTERNAL_EVENTS = frozenset({Role.nurse, Role.system, Role.admin})
+# Aggregate figures: the centre's leaders (nurses whose token carries the evaluation
+# scope) and admins; the scope is checked at the route, the centre here.
+_CENTRE_ROLES_FOR_EVALUATION = frozenset({Role.nurse, Role.admin})
 
 
 def _scope(
@@ -61,3 +68,70 @@ def audit_events_visible_to(principal: Principal, table: Any) -> ColumnElement[b
     else any. Records without a centre (an unauthenticated request that named no
     patient) are outside every auditor's reach: they belong to the operator."""
     return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_AUDIT)
+
+
+def resource_use_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Nurse actions and their notes: clinical rows, as readings (not admins)."""
+    return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_MEASUREMENTS)
+
+
+def external_events_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Events outside the service: their reporters (admins, systems) and the nurses."""
+    return _scope(
+        principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_EXTERNAL_EVENTS
+    )
+
+
+def patients_for_external_events(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Patients about whom the caller may report or read events outside the service."""
+    return _scope(principal, table.c.id, table.c.centre_id, _CENTRE_ROLES_FOR_EXTERNAL_EVENTS)
+
+
+def evaluation_centres_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Centres whose aggregate figures the caller may read: their own, as nurse or admin."""
+    return _evaluation(principal, table.c.id)
+
+
+def evaluation_rows_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """The rows an evaluation of the caller's centres counts (never shown one by one)."""
+    return _evaluation(principal, table.c.centre_id)
+
+
+def _evaluation(principal: Principal, centre_id: Any) -> ColumnElement[bool]:
+    if principal.role not in _CENTRE_ROLES_FOR_EVALUATION or not principal.centres:
+        return sa.false()
+    return centre_id.in_(principal.centres)  # type: ignore[no-any-return]
+
+
+def studies_visible_to(
+    principal: Principal, study: Any, researchers: Any, centres: Any
+) -> ColumnElement[bool]:
+    """Studies: a researcher reaches the studies that name them; an admin those that
+    include one of their centres (to register and review them, not to export)."""
+    if principal.role is Role.researcher:
+        return sa.exists().where(
+            researchers.c.study_id == study.c.id, researchers.c.subject == principal.subject
+        )
+    if principal.role is Role.admin and principal.centres:
+        return sa.exists().where(
+            centres.c.study_id == study.c.id, centres.c.centre_id.in_(principal.centres)
+        )
+    return sa.false()
+
+
+def export_jobs_visible_to(principal: Principal, job: Any, researchers: Any) -> ColumnElement[bool]:
+    """An export: only the researcher who started it, while still on its study."""
+    if principal.role is not Role.researcher:
+        return sa.false()
+    on_study = sa.exists().where(
+        researchers.c.study_id == job.c.study_id, researchers.c.subject == principal.subject
+    )
+    return sa.and_(job.c.requested_by == principal.subject, on_study)
+
+
+def patients_in_study(centre_ids: Sequence[str], table: Any) -> ColumnElement[bool]:
+    """An export's reach: the rows of the study's centres. Researchers reach no row of
+    patient data themselves; the export reads for the study, never for the caller."""
+    if not centre_ids:
+        return sa.false()
+    return table.c.centre_id.in_(list(centre_ids))  # type: ignore[no-any-return]

@@ -26,7 +26,9 @@ def _routes() -> set[tuple[str, str]]:
     paths = create_app(Settings()).openapi()["paths"]
     routes: set[tuple[str, str]] = set()
     for path, operations in paths.items():
-        generic = path.replace("{observation_id}", "{id}").replace("{patient_id}", "{id}")
+        generic = path
+        for name in ("{observation_id}", "{patient_id}", "{study_id}"):
+            generic = generic.replace(name, "{id}")
         routes.update((method.upper(), generic) for method in operations)
     return routes
 
@@ -39,7 +41,16 @@ def test_every_declared_interaction_has_a_route_and_back() -> None:
         for interaction in resource["interaction"]:
             method, template = INTERACTION_ROUTES[interaction["code"]]
             declared.add((method, template.replace("{type}", resource["type"])))
-    fhir_routes = {r for r in routes if r[1].startswith("/fhir")}
+        for operation in resource.get("operation", []):
+            # Bulk Data kick-off: both GET and POST (FHIR Bulk Data Access IG).
+            path = f"/fhir/{resource['type']}/{{id}}/${operation['name']}"
+            declared.update({("GET", path), ("POST", path)})
+    # The polling and download URLs of an export are handed out in its answers
+    # (Content-Location, the manifest), not FHIR resource routes to declare.
+    handed_out = ("/fhir/bulk-status/", "/fhir/bulk-files/")
+    fhir_routes = {
+        r for r in routes if r[1].startswith("/fhir") and not r[1].startswith(handed_out)
+    }
     assert declared == fhir_routes
 
 

@@ -31,10 +31,26 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "user/Patient.crus",
         "user/Organization.rs",
         "user/Device.rs",
+        # Resource use: a nurse's logged actions (Procedure) and, read only, the events
+        # outside the service (Encounter). The evaluation (MeasureReport) is not a
+        # default: an identity provider grants it to the centre's nurse leaders.
+        "user/Procedure.crs",
+        "user/Encounter.rs",
     ),
-    Role.admin: ("user/Patient.crus", "user/Organization.rus", "user/Device.cruds"),
+    Role.admin: (
+        "user/Patient.crus",
+        "user/Organization.rus",
+        "user/Device.cruds",
+        "user/Encounter.crs",
+        "user/MeasureReport.rs",
+    ),
     Role.researcher: ("user/Group.rs",),
-    Role.system: ("system/Observation.crs", "system/Device.crs", "system/Patient.rs"),
+    Role.system: (
+        "system/Observation.crs",
+        "system/Device.crs",
+        "system/Patient.rs",
+        "system/Encounter.crs",
+    ),
     Role.auditor: ("user/AuditEvent.rs",),
 }
 

@@ -39,6 +39,7 @@ from service.queue.schemas import (
     SnoozeRequest,
     TrendPoint,
 )
+from service.resource_use import service as resource_use
 
 UNRESOLVED_STATES = (ItemState.open.value, ItemState.claimed.value, ItemState.snoozed.value)
 TREND_POINTS = 7
@@ -133,7 +134,7 @@ async def resolve(
     minutes = request.minutes
     if minutes is None and current.claimed_at is not None:
         minutes = round((now - current.claimed_at).total_seconds() / 60, 1)
-    return await _change(
+    resolved = await _change(
         conn,
         principal,
         item_id,
@@ -154,6 +155,8 @@ async def resolve(
         mine=True,
         detail={"outcome": request.outcome.value, "minutes": minutes},
     )
+    await resource_use.record_resolution(conn, principal, resolved)
+    return resolved
 
 
 async def snooze(

@@ -1,0 +1,321 @@
+"""One export, end to end: cohort, offsets, k-anonymity, streaming writes, checks.
+
+Nothing is written before the k-anonymity decision, so a study that cannot be made
+anonymous enough releases nothing. Rows are then read one patient and one keyset page
+at a time, each page in a short transaction of its own (a long one would hold
+SQLite's write lock, or PostgreSQL's vacuum horizon, for the whole export), and the
+export's ``transaction_time`` is the cut: rows stored after it are left out. Pages are
+formatted and written in a thread, so the event loop (the worker's other jobs, or
+the API on the embedded default) keeps running. Any failure deletes every file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.fhirkit.catalogue import Catalogue
+from service.research import checks, dictionary, kanon, records, report, repository, writers
+from service.research.dates import TimeShift, draw_offset_days, offset_for
+from service.research.pseudonyms import Pseudonyms, StudyKeyring
+from service.research.vocabulary import vocabulary
+
+PAGE = 1000
+# Row kinds per table, and the FHIR resource types each table is written as.
+_KINDS = {
+    "readings": ("readings",),
+    "findings": ("findings",),
+    "items": ("items",),
+    "resource_use": ("nurse_actions", "external"),
+}
+_RESOURCE_TYPES = {
+    "patients": ("Patient",),
+    "readings": ("Observation",),
+    "findings": ("DetectedIssue",),
+    "items": ("Task",),
+    "resource_use": ("Procedure", "Encounter"),
+}
+DICTIONARY_FILE = "data-dictionary.csv"
+REPORT_FILE = "deidentification-report.json"
+
+Progress = Callable[[float], Awaitable[bool]]
+
+
+class Cancelled(Exception):
+    """The job was cancelled (or taken away) while it ran."""
+
+
+@dataclass(frozen=True)
+class Tools:
+    engine: AsyncEngine
+    keyring: StudyKeyring
+    catalogue: Catalogue
+
+
+def window_of(study: Any) -> tuple[datetime, datetime]:
+    start = datetime.combine(study.period_start, time(), UTC)
+    return start, datetime.combine(study.period_end, time(), UTC) + timedelta(days=1)
+
+
+def _day(value: date | None, plus: int = 0) -> datetime | None:
+    return None if value is None else datetime.combine(value, time(), UTC) + timedelta(plus)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the export will release, decided before anything is written."""
+
+    study: Any
+    centres: list[str]
+    cohort: int
+    released: frozenset[str]
+    release: kanon.Release
+    people: list[records.Person]
+    status: dict[str, str]
+    names: Pseudonyms
+    window: tuple[datetime, datetime]
+    cut: datetime
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return dictionary.tables(self.released)
+
+
+async def run(
+    tools: Tools, study_id: str, cut: datetime, directory: Path, progress: Progress
+) -> list[dict[str, Any]]:
+    """Write the export of ``study_id`` as of ``cut`` into ``directory`` (created here,
+    deleted on any failure); answers the files with their digests."""
+    try:
+        plan = await _plan(tools, study_id, cut)
+        await asyncio.to_thread(directory.mkdir, parents=True)
+        files = await _write(tools, plan, directory, progress)
+        return await _finish(tools, plan, directory, files)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
+    async with tools.engine.connect() as conn:
+        study = await repository.get_study(conn, study_id)
+        if study is None:
+            raise LookupError("the study no longer exists")
+        centres = (await repository.links(conn, [study_id]))[0][study_id]
+        enrolled = (_day(study.enrolled_from), _day(study.enrolled_until, 1))
+        members = await repository.cohort(conn, centres, study.protocols, *enrolled, cut)
+    names = Pseudonyms(tools.keyring.open(study.id, study.key_ciphertext, study.key_id))
+    drawn = await _offsets(tools.engine, study, members)
+    released = frozenset(study.variables)
+    qi = tuple(q for q in kanon.QUASI_IDENTIFIERS if q in released)
+    subjects = [_subject(m) for m in members]
+    release = kanon.anonymise(subjects, qi, study.k, study.max_suppressed_share)
+    people = [
+        records.Person(
+            m.id,
+            names.patient(m.id),
+            TimeShift(
+                offset_for(study.time_mode, drawn[m.id], m.enrolled_at), study.time_precision
+            ),
+            m.enrolled_at,
+        )
+        for m in members
+        if m.id in release.values
+    ]
+    return Plan(
+        study=study,
+        centres=centres,
+        cohort=len(members),
+        released=released,
+        release=release,
+        # Sorted by pseudonym: the files' order says nothing about ids or enrolment.
+        people=sorted(people, key=lambda p: p.pseudonym),
+        status={m.id: str(m.status) for m in members},
+        names=names,
+        window=window_of(study),
+        cut=cut,
+    )
+
+
+def _subject(member: Any) -> kanon.Subject:
+    enrolled = member.enrolled_at.date()
+    return kanon.Subject(
+        id=member.id,
+        age=kanon.age_at(member.birth_date, enrolled),
+        sex=member.sex,
+        municipality=member.municipality,
+        protocol=member.protocol,
+        enrolled=enrolled,
+    )
+
+
+async def _write(
+    tools: Tools, plan: Plan, directory: Path, progress: Progress
+) -> list[writers.WrittenFile]:
+    sinks = {
+        t: writers.Sink(directory, _RESOURCE_TYPES[t], t, dictionary.columns(t, plan.released))
+        for t in plan.tables
+    }
+    try:
+        patients = [
+            records.patient(p, plan.release.values[p.id], plan.status[p.id], plan.released)
+            for p in plan.people
+        ]
+        await asyncio.to_thread(sinks["patients"].write, patients)
+        expected = 0
+        if "readings" in plan.tables:
+            totals = await _counts(tools.engine, plan, "readings")
+            expected = sum(totals.get(p.id, 0) for p in plan.people)
+        written = 0
+        for done, person in enumerate(plan.people):
+            for table in plan.tables[1:]:
+                for kind in _KINDS[table]:
+                    async for rows in _pages(tools.engine, plan, kind, person.id):
+                        sink = sinks[table]
+                        await asyncio.to_thread(
+                            _write_page, sink, kind, rows, person, plan.names, tools.catalogue
+                        )
+                        written += len(rows) if kind == "readings" else 0
+                        share = written / expected if expected else done / len(plan.people)
+                        if not await progress(min(share, 0.99)):
+                            raise Cancelled
+    finally:
+        files = [f for sink in sinks.values() for f in await asyncio.to_thread(sink.close)]
+    return files
+
+
+def _write_page(
+    sink: writers.Sink,
+    kind: str,
+    rows: Sequence[Any],
+    person: records.Person,
+    names: Pseudonyms,
+    catalogue: Catalogue,
+) -> None:
+    sink.write(_map(kind, rows, person, names, catalogue))
+
+
+async def _finish(
+    tools: Tools, plan: Plan, directory: Path, files: list[writers.WrittenFile]
+) -> list[dict[str, Any]]:
+    """The dictionary, the report, and the checks of everything written."""
+    study, release = plan.study, plan.release
+    await asyncio.to_thread(
+        writers.write_csv,
+        directory / DICTIONARY_FILE,
+        dictionary.DICTIONARY_HEADER,
+        dictionary.dictionary_rows(plan.released),
+    )
+    suppressed = set(release.suppressed)
+    suppressed_records: dict[str, int] = {}
+    for table in plan.tables[1:]:
+        for kind in _KINDS[table]:
+            counts = await _counts(tools.engine, plan, kind)
+            suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
+    config = report.configuration(study, plan.released, release.quasi_identifiers)
+    document = report.build(
+        study,
+        config,
+        release,
+        cohort=plan.cohort,
+        smallest_written_class=None,
+        suppressed_records=suppressed_records,
+        written={f.name: f.count for f in files},
+    )
+    async with tools.engine.connect() as conn:
+        source_names, serials = await repository.identities(conn, plan.centres)
+    needles = checks.Needles.build(source_names, serials, vocabulary(tools.catalogue, document))
+    document["k_reached"] = await asyncio.to_thread(
+        checks.verify,
+        directory,
+        [f.name for f in files] + [DICTIONARY_FILE],
+        needles,
+        release.quasi_identifiers,
+        study.k,
+    )
+    await asyncio.to_thread(writers.write_json, directory / REPORT_FILE, document)
+    hit = await asyncio.to_thread(checks.scan_file, directory / REPORT_FILE, needles)
+    if hit is not None:
+        raise checks.CheckFailed(f"{hit} was found in {REPORT_FILE}")
+    extra = [
+        writers.WrittenFile(DICTIONARY_FILE, "data-dictionary", "csv", 0),
+        writers.WrittenFile(REPORT_FILE, "deidentification-report", "json", 1),
+    ]
+    return await asyncio.to_thread(lambda: [f.describe(directory) for f in [*files, *extra]])
+
+
+async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, int]:
+    """Every member's offset in this study: drawn on first export, then kept."""
+    async with engine.begin() as conn:
+        known = await repository.offsets(conn, study.id)
+        missing = [
+            {
+                "study_id": study.id,
+                "patient_id": m.id,
+                "centre_id": m.centre_id,
+                "offset_days": draw_offset_days(study.max_offset_days),
+                "drawn_at": datetime.now(UTC),
+            }
+            for m in members
+            if m.id not in known
+        ]
+        if missing:
+            await repository.add_offsets(conn, missing)
+            known = await repository.offsets(conn, study.id)
+    return known
+
+
+async def _counts(engine: AsyncEngine, plan: Plan, kind: str) -> dict[str, int]:
+    async with engine.connect() as conn:
+        return await repository.counts(conn, kind, plan.centres, plan.window, plan.cut)
+
+
+async def _pages(
+    engine: AsyncEngine, plan: Plan, kind: str, patient_id: str
+) -> AsyncIterator[Sequence[Any]]:
+    """A patient's rows of ``kind``, a keyset page at a time, each page read in a
+    transaction of its own."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        async with engine.connect() as conn:
+            rows = await repository.page(conn, kind, patient_id, plan.window, plan.cut, after, PAGE)
+        if rows:
+            yield rows
+        if len(rows) < PAGE:
+            return
+        after = (_time_of(kind, rows[-1]), rows[-1].id)
+
+
+def _time_of(kind: str, row: Any) -> datetime:
+    field = {
+        "readings": "effective_at",
+        "findings": "effective_at",
+        "items": "opened_at",
+        "nurse_actions": "occurred_at",
+        "external": "started_at",
+    }[kind]
+    moment: datetime = getattr(row, field)
+    return moment
+
+
+def _map(
+    kind: str, rows: Sequence[Any], person: records.Person, names: Pseudonyms, catalogue: Catalogue
+) -> Iterator[records.Record]:
+    for row in rows:
+        if kind == "readings":
+            yield records.reading(row, person, names, catalogue)
+        elif kind == "findings":
+            yield records.finding(row, person, names)
+        elif kind == "items":
+            yield records.item(row, person, names)
+        elif kind == "nurse_actions":
+            yield records.nurse_action(row, person, names)
+        else:
+            yield records.external_event(row, person, names)

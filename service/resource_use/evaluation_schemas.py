@@ -1,0 +1,129 @@
+"""The evaluation's figures as the API answers them.
+
+Every number that rests on a count carries that count and a ``small`` flag (the count
+is 1 to 4). The API gives the number itself, since its callers (the centre's leaders
+and admins) may see the patients anyway; the human report and the CSV export, which
+leave the centre, print "<5" instead (``service.resource_use.export``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+SMALL_BELOW = 5
+
+
+class Figure(BaseModel):
+    """A value and the number of patients, items or events it is computed from."""
+
+    value: float | None
+    count: int
+    small: bool
+
+    @classmethod
+    def of(cls, value: float | None, count: int) -> Figure:
+        rounded = None if value is None else round(value, 2)
+        return cls(value=rounded, count=count, small=0 < count < SMALL_BELOW)
+
+    @classmethod
+    def counted(cls, count: int) -> Figure:
+        return cls.of(count, count)
+
+
+class Distribution(BaseModel):
+    """Minutes from an item's wait start (when it reached its severity) to its claim or
+    its resolve: the median and the 90th percentile by nearest rank."""
+
+    n: Figure
+    median: float | None
+    p90: float | None
+
+
+class PatientDays(BaseModel):
+    active: float
+    paused: float
+    total: float
+
+
+class Adherence(BaseModel):
+    """Readings received against expected, in whole schedule periods of active days."""
+
+    expected: int
+    received: int
+    # received / expected; ``count``: patients with a schedule in the period.
+    ratio: Figure
+    patients_without_plan: Figure
+
+
+class Items(BaseModel):
+    """Queue items opened in the period, by their (final) severity."""
+
+    by_severity: dict[str, Figure]
+    # Per active patient-week (7 active patient-days).
+    per_patient_week: dict[str, Figure]
+    technical: Figure
+    time_to_claim_minutes: dict[str, Distribution]
+    time_to_resolve_minutes: dict[str, Distribution]
+
+
+class ActionTime(BaseModel):
+    events: Figure
+    minutes: float
+    per_patient_month: Figure
+
+
+class NurseTime(BaseModel):
+    """Logged minutes; a patient-month is 30 follow-up days (active and paused)."""
+
+    minutes: float
+    per_patient_month: Figure
+    by_action: dict[str, ActionTime]
+
+
+class Comparison(BaseModel):
+    """Per patient-year (365 days), before enrolment and in follow-up."""
+
+    before: Figure
+    after: Figure
+
+
+class BeforeAfter(BaseModel):
+    """The 365 days before each patient's enrolment against their follow-up days in the
+    period; only what was reported counts."""
+
+    patients: Figure
+    before_patient_years: float
+    after_patient_years: float
+    patients_with_reports: Figure
+    # Hospital stays reported without a discharge: admissions, but not in bed days.
+    stays_without_discharge: int
+    measures: dict[str, Comparison]
+
+
+class Figures(BaseModel):
+    patients: Figure
+    newly_enrolled: Figure
+    patient_days: PatientDays
+    adherence: Adherence
+    items: Items
+    nurse_time: NurseTime
+    contacts: dict[str, Figure]
+    before_after: BeforeAfter
+
+
+class Evaluation(BaseModel):
+    centre_id: str
+    centre_name: str
+    # Local calendar days, both included.
+    period_from: date
+    period_to: date
+    # Days counted: the period up to now.
+    days: float
+    timezone: str
+    generated_at: datetime
+    overall: Figures
+    by_municipality: dict[str, Figures]
+    # "none": patients without a care plan.
+    by_protocol: dict[str, Figures]

@@ -1,0 +1,105 @@
+"""Figures as they leave the centre: the small-number rule, number formats, and the CSV
+export of the aggregate figures.
+
+The rule, applied here and nowhere else: a count from 1 to 4, and any value computed
+from such a count (a rate, a median, the minutes of four calls), is written "<5". Zero
+is written as zero: it tells no one anything about a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from service.resource_use.charts import Value
+from service.resource_use.evaluation_schemas import SMALL_BELOW, Evaluation, Figure
+from service.resource_use.report_text import Lang
+
+SMALL = "<5"
+CSV_COLUMNS = ("cohort", "group", "figure", "value", "based_on")
+
+
+def number(value: float | None, lang: Lang, digits: int = 1) -> str:
+    """``1 234,5`` in Bokmål, ``1,234.5`` in English; a missing value is a dash."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if lang == "nb":
+        text = text.replace(",", "\u00a0").replace(".", ",")
+    return text
+
+
+def shown(figure: Figure, lang: Lang, digits: int = 1) -> str:
+    if figure.small:
+        return SMALL
+    return number(figure.value, lang, digits)
+
+
+def count(figure: Figure, lang: Lang) -> str:
+    return shown(figure, lang, 0)
+
+
+def small_int(value: int) -> str:
+    return SMALL if 0 < value < SMALL_BELOW else str(value)
+
+
+def bar(figure: Figure, lang: Lang, digits: int = 1) -> Value:
+    """A chart bar that hides what the rule hides: no length, only "<5"."""
+    if figure.small or figure.value is None:
+        return Value(None, shown(figure, lang, digits))
+    return Value(figure.value, shown(figure, lang, digits))
+
+
+def csv_text(evaluation: Evaluation) -> str:
+    """One row per figure and cohort: machine-readable numbers (decimal point, no
+    grouping), "<5" where the rule applies, and what each value rests on."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    cohorts: list[tuple[str, str, BaseModel]] = [
+        ("centre", evaluation.centre_id, evaluation.overall)
+    ]
+    cohorts += [("municipality", k, f) for k, f in evaluation.by_municipality.items()]
+    cohorts += [("protocol", k, f) for k, f in evaluation.by_protocol.items()]
+    for cohort, group, figures in cohorts:
+        for name, value, based_on in _walk("", figures, None):
+            writer.writerow((cohort, group, name, value, based_on))
+    return out.getvalue()
+
+
+def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, str, str]]:
+    """Leaves of the figures as (dotted name, value, based on). Bare numbers in a model
+    with a count of its own (``events``, ``n``) are hidden with that count."""
+    if isinstance(node, Figure):
+        yield prefix, _plain_figure(node), SMALL if node.small else str(node.count)
+    elif isinstance(node, BaseModel):
+        own = getattr(node, "events", None) or getattr(node, "n", None)
+        for name in type(node).model_fields:
+            yield from _walk(_join(prefix, name), getattr(node, name), own or base)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(_join(prefix, str(key)), value, base)
+    elif base is not None and base.small:
+        yield prefix, SMALL, SMALL
+    elif isinstance(node, bool | int):
+        yield prefix, small_int(int(node)), ""
+    else:
+        yield prefix, _plain(node), str(base.count) if base is not None else ""
+
+
+def _plain_figure(figure: Figure) -> str:
+    return SMALL if figure.small else _plain(figure.value)
+
+
+def _plain(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
