@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request
@@ -25,6 +26,7 @@ from service.queue.schemas import (
     ResolveRequest,
     SnoozeRequest,
 )
+from service.state import AppState
 
 router = APIRouter(prefix="/api/queue", tags=["Triage queue"])
 
@@ -125,18 +127,14 @@ async def claim(item_id: str, principal: QueueWorker, db: Db, state: State) -> Q
     get 409 naming who has it."""
     now = utcnow()
     await queue.claim(db, principal, item_id, now)
-    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
-    await _record(db, principal, audit.UPDATE, "claim", item)
-    return item
+    return await _changed(db, principal, state, item_id, now, "claim")
 
 
 @router.post("/{item_id}/release")
 async def release(item_id: str, principal: QueueWorker, db: Db, state: State) -> QueueRow:
     now = utcnow()
     await queue.release(db, principal, item_id, now)
-    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
-    await _record(db, principal, audit.UPDATE, "release", item)
-    return item
+    return await _changed(db, principal, state, item_id, now, "release")
 
 
 @router.post("/{item_id}/resolve")
@@ -145,9 +143,7 @@ async def resolve(
 ) -> QueueRow:
     now = utcnow()
     await queue.resolve(db, principal, item_id, body, now)
-    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
-    await _record(db, principal, audit.UPDATE, "resolve", item)
-    return item
+    return await _changed(db, principal, state, item_id, now, "resolve")
 
 
 @router.post("/{item_id}/snooze")
@@ -156,9 +152,7 @@ async def snooze(
 ) -> QueueRow:
     now = utcnow()
     await queue.snooze(db, principal, item_id, body, now)
-    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
-    await _record(db, principal, audit.UPDATE, "snooze", item)
-    return item
+    return await _changed(db, principal, state, item_id, now, "snooze")
 
 
 @router.post("/{item_id}/escalate")
@@ -167,9 +161,7 @@ async def escalate(
 ) -> QueueRow:
     now = utcnow()
     await queue.escalate(db, principal, item_id, body, now)
-    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
-    await _record(db, principal, audit.UPDATE, "escalate", item)
-    return item
+    return await _changed(db, principal, state, item_id, now, "escalate")
 
 
 policy_router = APIRouter(prefix="/api/centres/{centre_id}/queue-policy", tags=["Triage queue"])
@@ -186,6 +178,20 @@ async def write_policy(
     centre_id: str, body: QueuePolicyWrite, principal: OrganizationManager, db: Db
 ) -> QueuePolicyRead:
     return await queue.write_policy(db, principal, centre_id, body)
+
+
+async def _changed(
+    db: AsyncConnection,
+    principal: Principal,
+    state: AppState,
+    item_id: str,
+    now: datetime,
+    verb: str,
+) -> QueueRow:
+    """The item as it is after the nurse's action, which is audited as an update."""
+    item = await queue.get_item(db, principal, item_id, now, state.local_zone)
+    await _record(db, principal, audit.UPDATE, verb, item)
+    return item
 
 
 async def _record(
