@@ -192,3 +192,49 @@ async def queue_of(
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+DEVICE_SYSTEM = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
+
+
+def gateway_bundle(
+    identity_number: str, readings: list[dict[str, Any]], serial: str
+) -> dict[str, Any]:
+    """A PHD gateway's transaction: the Patient and the Device by conditional create,
+    then the readings, their subject and device pointed at those entries' fullUrls."""
+    patient_url = "urn:uuid:5b7842fe-978d-4182-a41f-0d07a8617bc2"
+    device_url = "urn:uuid:fbb4ed64-3a2e-4c50-a9e0-bc2a9bd4ab8d"
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": patient_url,
+            "resource": {
+                "resourceType": "Patient",
+                "identifier": [{"system": FNR_SYSTEM, "value": identity_number}],
+            },
+            "request": {
+                "method": "POST",
+                "url": "Patient",
+                "ifNoneExist": f"identifier={FNR_SYSTEM}|{identity_number}",
+            },
+        },
+        {
+            "fullUrl": device_url,
+            "resource": {
+                "resourceType": "Device",
+                "identifier": [{"system": DEVICE_SYSTEM, "value": serial}],
+            },
+            "request": {
+                "method": "POST",
+                "url": "Device",
+                "ifNoneExist": f"identifier={DEVICE_SYSTEM}|{serial}",
+            },
+        },
+    ]
+    for reading in readings:
+        reading = {
+            **reading,
+            "subject": {"reference": patient_url},
+            "device": {"reference": device_url},
+        }
+        entries.append({"resource": reading, "request": {"method": "POST", "url": "Observation"}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

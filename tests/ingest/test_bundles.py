@@ -8,59 +8,16 @@ import httpx
 
 from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
-from service.patients.identity_number import FNR_SYSTEM
 from service.settings import Settings
 from tests.factories import (
     auth,
     create_centre,
     enrol,
+    gateway_bundle,
     new_identity_number,
     observation,
     readings_of,
 )
-
-DEVICE_SYSTEM = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
-
-
-def gateway_bundle(
-    identity_number: str, readings: list[dict[str, Any]], serial: str
-) -> dict[str, Any]:
-    patient_url = "urn:uuid:5b7842fe-978d-4182-a41f-0d07a8617bc2"
-    device_url = "urn:uuid:fbb4ed64-3a2e-4c50-a9e0-bc2a9bd4ab8d"
-    entries: list[dict[str, Any]] = [
-        {
-            "fullUrl": patient_url,
-            "resource": {
-                "resourceType": "Patient",
-                "identifier": [{"system": FNR_SYSTEM, "value": identity_number}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Patient",
-                "ifNoneExist": f"identifier={FNR_SYSTEM}|{identity_number}",
-            },
-        },
-        {
-            "fullUrl": device_url,
-            "resource": {
-                "resourceType": "Device",
-                "identifier": [{"system": DEVICE_SYSTEM, "value": serial}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Device",
-                "ifNoneExist": f"identifier={DEVICE_SYSTEM}|{serial}",
-            },
-        },
-    ]
-    for reading in readings:
-        reading = {
-            **reading,
-            "subject": {"reference": patient_url},
-            "device": {"reference": device_url},
-        }
-        entries.append({"resource": reading, "request": {"method": "POST", "url": "Observation"}})
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
 
 
 async def test_gateway_transaction_resolves_patient_and_registers_device(

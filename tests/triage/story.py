@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.patients.identity_number import FNR_SYSTEM
+from tests import factories
 from tests.factories import blood_pressure, observation
 
 DAYS = 14
 SCORES = "https://fhir.dho.example/CodeSystem/dho-scores"
-DEVICE_SYSTEM = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
 
 # What each protocol's patients measure every morning, in the order their app posts it.
 DAILY: dict[str, tuple[str, ...]] = {
@@ -352,38 +351,7 @@ def _category(code: str) -> dict[str, Any]:
 def gateway_bundle(
     identity_number: str, serial: str, readings: Iterable[Taken], t0: datetime
 ) -> dict[str, Any]:
-    """A PHD gateway's transaction: the Patient and Device by conditional create, then
-    the Observations referring to them by their fullUrls."""
-    patient_url = "urn:uuid:0b0c1d8e-4f8a-4c1e-9a53-5f3c0e2d7a11"
-    device_url = "urn:uuid:6f1f3a52-2c0b-4d7e-8d0e-2b9f4a6c1e22"
-    entries: list[dict[str, Any]] = [
-        {
-            "fullUrl": patient_url,
-            "resource": {
-                "resourceType": "Patient",
-                "identifier": [{"system": FNR_SYSTEM, "value": identity_number}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Patient",
-                "ifNoneExist": f"identifier={FNR_SYSTEM}|{identity_number}",
-            },
-        },
-        {
-            "fullUrl": device_url,
-            "resource": {
-                "resourceType": "Device",
-                "identifier": [{"system": DEVICE_SYSTEM, "value": serial}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Device",
-                "ifNoneExist": f"identifier={DEVICE_SYSTEM}|{serial}",
-            },
-        },
-    ]
-    for taken in readings:
-        entry = resource(patient_url, taken, t0)
-        entry["device"] = {"reference": device_url}
-        entries.append({"resource": entry, "request": {"method": "POST", "url": "Observation"}})
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+    """A PHD gateway's transaction of these readings (``factories.gateway_bundle``)."""
+    return factories.gateway_bundle(
+        identity_number, [resource("x", taken, t0) for taken in readings], serial
+    )
