@@ -358,47 +358,8 @@ async def _read(
         rows = await repository.events_after(conn, positions, centres, READ_LIMIT)
     full = len(rows) >= READ_LIMIT
     messages = []
-    for row in in_number_order(rows, positions, full=full):
+    for row in rows:
         positions[row.centre_id] = row.seq
         body = EventRead.model_validate(row).model_dump_json()
         messages.append(f"id: {format_event_id(positions)}\nevent: {row.kind}\ndata: {body}\n\n")
     return messages, full
-
-
-def in_number_order(rows: Sequence[Any], positions: Positions, *, full: bool) -> list[Any]:
-    """Each centre's events in number order, the centres interleaved as read.
-
-    ``events_after`` orders by time then number, and the time of an event is taken at
-    the start of its transaction, so within a centre it may run against the number.
-    When the limit cut the batch, a lower number may have fallen behind it: then only
-    a centre's unbroken run after its position goes out (numbers have no gaps: a
-    rolled-back transaction takes none), so the rest is read again, never skipped.
-    """
-    by_centre: dict[str, list[Any]] = {}
-    for row in rows:
-        by_centre.setdefault(row.centre_id, []).append(row)
-    for events in by_centre.values():
-        events.sort(key=lambda r: r.seq)
-    if full:
-        runs = {c: _unbroken(events, positions.get(c, 0)) for c, events in by_centre.items()}
-        # No run anywhere only if rows were deleted under a position: go on rather
-        # than read the same batch forever.
-        if any(runs.values()):
-            by_centre = runs
-    ordered: list[Any] = []
-    taken = {centre: iter(events) for centre, events in by_centre.items()}
-    remaining = {centre: len(events) for centre, events in by_centre.items()}
-    for row in rows:
-        if remaining[row.centre_id]:
-            remaining[row.centre_id] -= 1
-            ordered.append(next(taken[row.centre_id]))
-    return ordered
-
-
-def _unbroken(events: list[Any], position: int) -> list[Any]:
-    run: list[Any] = []
-    for event in events:
-        if event.seq != position + len(run) + 1:
-            break
-        run.append(event)
-    return run

@@ -189,11 +189,14 @@ async def add_event(conn: AsyncConnection, values: dict[str, Any]) -> int:
 async def events_after(
     conn: AsyncConnection, after: Mapping[str, int], centres: Sequence[str], limit: int
 ) -> Sequence[Row[Any]]:
-    """Events of ``centres`` numbered after ``after[centre]`` (0: from the start)."""
+    """Events of ``centres`` numbered after ``after[centre]`` (0: from the start), by
+    number. A centre's numbers have no gaps and commit in order (``next_event_seq``),
+    so whatever ``limit`` cuts off, each centre's rows are the unbroken run after its
+    position: a reader that moves its position to the last row read skips nothing."""
     clauses = [sa.and_(event.c.centre_id == c, event.c.seq > after.get(c, 0)) for c in centres]
     if not clauses:
         return []
-    query = sa.select(event).where(sa.or_(*clauses)).order_by(event.c.at, event.c.seq)
+    query = sa.select(event).where(sa.or_(*clauses)).order_by(event.c.seq, event.c.centre_id)
     return (await conn.execute(query.limit(limit))).all()
 
 

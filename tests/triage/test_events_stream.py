@@ -36,7 +36,6 @@ from service.queue.events import (
     QueueNotifier,
     event_stream,
     format_event_id,
-    in_number_order,
     parse_event_id,
 )
 from service.queue.schemas import EventRead
@@ -564,27 +563,6 @@ async def test_the_stream_keeps_alive_and_ends_with_its_client_its_time_or_the_a
         await notifier.stop()
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(waiting, timeout=WAIT)
-
-
-@dataclass
-class Row:
-    centre_id: str
-    seq: int
-
-
-def test_a_cut_batch_sends_only_unbroken_runs_and_the_rest_in_number_order() -> None:
-    # Read in time order; "a" 3 has an earlier time than "a" 2.
-    rows = [Row("a", 1), Row("b", 5), Row("a", 3), Row("a", 2), Row("a", 5)]
-    whole = in_number_order(rows, {"a": 0, "b": 4}, full=False)
-    assert [(r.centre_id, r.seq) for r in whole] == [
-        ("a", 1),
-        ("b", 5),
-        ("a", 2),
-        ("a", 3),
-        ("a", 5),
-    ]
-    cut = in_number_order(rows, {"a": 0, "b": 4}, full=True)
-    assert [(r.centre_id, r.seq) for r in cut] == [("a", 1), ("b", 5), ("a", 2), ("a", 3)]
 
 
 def test_event_ids_round_trip_with_any_centre_id() -> None:
