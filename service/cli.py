@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("demo", help="load demo centres, patients and readings (idempotent)")
     commands.add_parser("worker", help="run background jobs")
     commands.add_parser(
-        "reencrypt", help="move identity numbers to the current data key (after a rotation)"
+        "reencrypt",
+        help="move identity numbers and study keys to the current data key (after a rotation)",
     )
 
     token = commands.add_parser("token", help="mint a development token (dev issuer only)")
@@ -187,14 +188,20 @@ def _safe_url(url: str) -> str:
 
 
 def _reencrypt(_: argparse.Namespace) -> int:
+    """Move everything sealed under a retired data key to the current one, so the retired
+    key can go: identity numbers, then study keys. A study whose key this process cannot
+    open is reported and stops nothing, but the exit status is 1, so the operator does
+    not drop a key that study still needs."""
     from service.database import create_engine
     from service.patients import service as patients
     from service.patients.identity_vault import vault_from_settings
+    from service.research import rekey
+    from service.research.pseudonyms import StudyKeyring
 
     settings = get_settings()
     vault = vault_from_settings(settings)
 
-    async def run() -> int:
+    async def run() -> tuple[int, rekey.Outcome]:
         engine = create_engine(settings)
         moved = 0
         try:
@@ -202,14 +209,33 @@ def _reencrypt(_: argparse.Namespace) -> int:
                 async with engine.begin() as conn:
                     batch = await patients.reencrypt_batch(conn, vault)
                 if batch == 0:
-                    return moved
+                    break
                 moved += batch
+            return moved, await rekey.reseal_study_keys(engine, StudyKeyring.from_vault(vault))
         finally:
             await engine.dispose()
 
-    moved = asyncio.run(run())
+    moved, studies = asyncio.run(run())
     print(f"reencrypt: {moved} identity numbers moved to key {vault.key_id}")
-    return 0
+    print(f"reencrypt: {studies.resealed} study keys re-sealed under key {vault.key_id}")
+    if not studies.unsealable:
+        return 0
+    print(
+        f"reencrypt: {len(studies.unsealable)} study keys could not be re-sealed. Those "
+        "studies cannot be exported without the data key named: do not drop it, put it "
+        "(back) in DHO_RETIRED_DATA_KEYS and run again.",
+        file=sys.stderr,
+    )
+    why = {
+        rekey.Reason.key_not_held: "which this process does not hold",
+        rekey.Reason.did_not_open: "which does not open it (another key under that id?)",
+    }
+    for left in studies.unsealable:
+        print(
+            f"  study {left.study_id}: sealed under data key {left.key_id}, {why[left.reason]}",
+            file=sys.stderr,
+        )
+    return 1
 
 
 if __name__ == "__main__":
