@@ -63,7 +63,10 @@ class TimeShift:
 
     def fhir(self, value: datetime | None) -> str | None:
         """A FHIR dateTime: a date alone at day precision, else UTC with seconds."""
-        moved = self.moment(value)
+        return self.text(self.moment(value))
+
+    def text(self, moved: datetime | None) -> str | None:
+        """An already shifted moment as a FHIR dateTime."""
         if moved is None:
             return None
         if self.precision == TimePrecision.day:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -23,7 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.fhirkit.catalogue import Catalogue
 from service.research import checks, dictionary, kanon, records, report, repository, writers
-from service.research.dates import TimeShift, draw_offset_days, offset_for
+from service.research.aggregates import Aggregates
+from service.research.dates import TimeShift, days_since, draw_offset_days, offset_for
+from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms, StudyKeyring
 from service.research.vocabulary import vocabulary
 
@@ -42,6 +44,7 @@ _RESOURCE_TYPES = {
     "items": ("Task",),
     "resource_use": ("Procedure", "Encounter"),
 }
+AGGREGATES_TABLE = "aggregates"
 DICTIONARY_FILE = "data-dictionary.csv"
 REPORT_FILE = "deidentification-report.json"
 
@@ -82,10 +85,23 @@ class Plan:
     names: Pseudonyms
     window: tuple[datetime, datetime]
     cut: datetime
+    limits: ValueLimits
 
     @property
     def tables(self) -> tuple[str, ...]:
         return dictionary.tables(self.released)
+
+    @property
+    def row_tables(self) -> tuple[str, ...]:
+        return tuple(t for t in self.tables if t in dictionary.ROW_TABLES)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of source rows to read: the released tables', or every kind when
+        the aggregates (which count them all) are released."""
+        aggregated = AGGREGATES_TABLE in self.tables
+        tables = dictionary.ROW_TABLES if aggregated else self.row_tables
+        return tuple(kind for table in tables for kind in _KINDS[table])
 
 
 async def run(
@@ -96,8 +112,8 @@ async def run(
     try:
         plan = await _plan(tools, study_id, cut)
         await asyncio.to_thread(directory.mkdir, parents=True)
-        files = await _write(tools, plan, directory, progress)
-        return await _finish(tools, plan, directory, files)
+        files, aggregates = await _write(tools, plan, directory, progress)
+        return await _finish(tools, plan, directory, files, aggregates)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -125,6 +141,7 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
                 offset_for(study.time_mode, drawn[m.id], m.enrolled_at), study.time_precision
             ),
             m.enrolled_at,
+            _protocol_label(release.values[m.id], released),
         )
         for m in members
         if m.id in release.values
@@ -141,7 +158,14 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         names=names,
         window=window_of(study),
         cut=cut,
+        limits=ValueLimits.of(study.value_limits),
     )
+
+
+def _protocol_label(values: dict[str, str | None], released: frozenset[str]) -> str:
+    if "protocol" not in released:
+        return "all"
+    return values.get("protocol") or "none"
 
 
 def _subject(member: Any) -> kanon.Subject:
@@ -158,10 +182,13 @@ def _subject(member: Any) -> kanon.Subject:
 
 async def _write(
     tools: Tools, plan: Plan, directory: Path, progress: Progress
-) -> list[writers.WrittenFile]:
+) -> tuple[list[writers.WrittenFile], dict[str, int] | None]:
+    """The data files; and the aggregates' cell counts, if they were released."""
+    mapper = records.Mapper(plan.names, tools.catalogue, plan.limits, plan.released)
+    counts = Aggregates.for_study(plan.study.k) if AGGREGATES_TABLE in plan.tables else None
     sinks = {
         t: writers.Sink(directory, _RESOURCE_TYPES[t], t, dictionary.columns(t, plan.released))
-        for t in plan.tables
+        for t in ("patients", *plan.row_tables)
     }
     try:
         patients = [
@@ -170,40 +197,68 @@ async def _write(
         ]
         await asyncio.to_thread(sinks["patients"].write, patients)
         expected = 0
-        if "readings" in plan.tables:
+        if "readings" in plan.kinds:
             totals = await _counts(tools.engine, plan, "readings")
             expected = sum(totals.get(p.id, 0) for p in plan.people)
         written = 0
         for done, person in enumerate(plan.people):
-            for table in plan.tables[1:]:
-                for kind in _KINDS[table]:
-                    async for rows in _pages(tools.engine, plan, kind, person.id):
-                        sink = sinks[table]
-                        await asyncio.to_thread(
-                            _write_page, sink, kind, rows, person, plan.names, tools.catalogue
-                        )
-                        written += len(rows) if kind == "readings" else 0
-                        share = written / expected if expected else done / len(plan.people)
-                        if not await progress(min(share, 0.99)):
-                            raise Cancelled
+            for kind in plan.kinds:
+                sink = sinks.get(records.TABLE_OF[kind])
+                async for rows in _pages(tools.engine, plan, kind, person.id):
+                    await asyncio.to_thread(_write_page, sink, counts, mapper, kind, rows, person)
+                    written += len(rows) if kind == "readings" else 0
+                    share = written / expected if expected else done / len(plan.people)
+                    if not await progress(min(share, 0.99)):
+                        raise Cancelled
     finally:
         files = [f for sink in sinks.values() for f in await asyncio.to_thread(sink.close)]
-    return files
+    if counts is None:
+        return files, None
+    files += await asyncio.to_thread(_write_aggregates, directory, counts)
+    return files, counts.summary()
 
 
 def _write_page(
-    sink: writers.Sink,
+    sink: writers.Sink | None,
+    counts: Aggregates | None,
+    mapper: records.Mapper,
     kind: str,
     rows: Sequence[Any],
     person: records.Person,
-    names: Pseudonyms,
-    catalogue: Catalogue,
 ) -> None:
-    sink.write(_map(kind, rows, person, names, catalogue))
+    full = [mapper.row(kind, row, person) for row in rows]
+    if counts is not None:
+        category = _CATEGORY[kind]
+        for source, row in zip(rows, full, strict=True):
+            day = days_since(person.enrolled_at, _time_of(kind, source))
+            minutes = row["minutes"] if kind == "nurse_actions" else None
+            counts.add(person.id, kind, person.protocol, row[category], day, minutes)
+    if sink is not None:
+        sink.write(mapper.release(kind, row, person) for row in full)
+
+
+# What the aggregates count each kind of row by.
+_CATEGORY = {
+    "readings": "measurement",
+    "findings": "rule",
+    "items": "severity",
+    "nurse_actions": "kind",
+    "external": "kind",
+}
+
+
+def _write_aggregates(directory: Path, counts: Aggregates) -> list[writers.WrittenFile]:
+    table = writers.TableWriter(directory, AGGREGATES_TABLE, dictionary.AGGREGATES)
+    table.write(counts.rows())
+    return table.close()
 
 
 async def _finish(
-    tools: Tools, plan: Plan, directory: Path, files: list[writers.WrittenFile]
+    tools: Tools,
+    plan: Plan,
+    directory: Path,
+    files: list[writers.WrittenFile],
+    aggregates: dict[str, int] | None,
 ) -> list[dict[str, Any]]:
     """The dictionary, the report, and the checks of everything written."""
     study, release = plan.study, plan.release
@@ -215,10 +270,9 @@ async def _finish(
     )
     suppressed = set(release.suppressed)
     suppressed_records: dict[str, int] = {}
-    for table in plan.tables[1:]:
-        for kind in _KINDS[table]:
-            counts = await _counts(tools.engine, plan, kind)
-            suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
+    for kind in plan.kinds:
+        counts = await _counts(tools.engine, plan, kind) if suppressed else {}
+        suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
     config = report.configuration(study, plan.released, release.quasi_identifiers)
     document = report.build(
         study,
@@ -228,6 +282,8 @@ async def _finish(
         smallest_written_class=None,
         suppressed_records=suppressed_records,
         written={f.name: f.count for f in files},
+        value_limits=plan.limits.describe(),
+        aggregates=aggregates,
     )
     async with tools.engine.connect() as conn:
         source_names, serials = await repository.identities(conn, plan.centres)
@@ -303,19 +359,3 @@ def _time_of(kind: str, row: Any) -> datetime:
     }[kind]
     moment: datetime = getattr(row, field)
     return moment
-
-
-def _map(
-    kind: str, rows: Sequence[Any], person: records.Person, names: Pseudonyms, catalogue: Catalogue
-) -> Iterator[records.Record]:
-    for row in rows:
-        if kind == "readings":
-            yield records.reading(row, person, names, catalogue)
-        elif kind == "findings":
-            yield records.finding(row, person, names)
-        elif kind == "items":
-            yield records.item(row, person, names)
-        elif kind == "nurse_actions":
-            yield records.nurse_action(row, person, names)
-        else:
-            yield records.external_event(row, person, names)

@@ -77,6 +77,8 @@ class Study(SQLModel, table=True):
     time_mode: str = Field(default=TimeMode.shift, max_length=16)
     time_precision: str = Field(default=TimePrecision.hour, max_length=8)
     max_offset_days: int = 180
+    # Top- and bottom-coding: {measurement: {"low": x, "high": y}} in canonical units.
+    value_limits: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     key_ciphertext: str = Field(sa_type=sa.Text)
     key_id: str = Field(max_length=16)
     created_by: str = Field(max_length=200)
@@ -138,6 +140,9 @@ class ExportJob(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The last status poll answered while it ran: polls closer than the minimum
+    # interval get 429 (kept here, not in an API process, which keeps no state).
+    polled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # [{"name", "type", "format", "sha256", "bytes", "count"}]: names are ours, never data.

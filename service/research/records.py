@@ -1,10 +1,15 @@
-"""One source row to its de-identified FHIR resource and its table row.
+"""One source row to its table row, and the released part of that row to a FHIR resource.
 
-Only what is named here leaves: a resource is built field by field from codes, numbers,
-pseudonyms and shifted times, never copied from the stored JSON (which carries device
-identifiers, gateway extensions and the original times). Nurses' notes and reasons,
-who claimed or resolved an item, who logged an event, device ids, identifiers and the
-rules' generated texts are not read at all.
+Two steps, so that data minimisation holds for every format at once: first the full
+table row is made from the source row (codes, numbers, pseudonyms, shifted times, and
+values top- or bottom-coded at the study's limits); then only the study's released
+columns are kept, and the FHIR resource is built from those alone. A column the study
+did not ask for can therefore appear in no file, NDJSON included.
+
+Only what is named here leaves: nothing is copied from the stored JSON (which carries
+device identifiers, gateway extensions and the original times). Nurses' notes and
+reasons, who claimed or resolved an item, who logged an event, device ids, identifiers
+and the rules' generated texts are not read at all.
 
 FHIR shapes: the patient as a pseudonymous ``Patient``; readings as ``Observation``;
 triage findings as ``DetectedIssue`` (a rule detected something about readings);
@@ -15,6 +20,7 @@ API has them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +28,7 @@ from typing import Any
 from service.fhirkit.catalogue import LOINC, UCUM, Catalogue
 from service.research import dictionary as d
 from service.research.dates import TimeShift, days_since
+from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
 
 EXT = "https://fhir.dho.example/StructureDefinition/research-"
@@ -29,6 +36,16 @@ CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 Record = tuple[dict[str, Any], dict[str, Any]]
+Row = dict[str, Any]
+
+# The table each kind of source row is written to.
+TABLE_OF = {
+    "readings": "readings",
+    "findings": "findings",
+    "items": "items",
+    "nurse_actions": "resource_use",
+    "external": "resource_use",
+}
 
 _TASK_STATUS = {
     "open": "requested",
@@ -45,6 +62,8 @@ _ENCOUNTER_CLASS = {
     "short_term_stay": "NONAC",
     "home_care_hours": "HH",
 }
+_STAYS = ("hospital_stay", "municipal_acute_bed", "short_term_stay")
+_PANEL_PARTS = ("systolic", "diastolic")
 
 
 @dataclass(frozen=True)
@@ -55,6 +74,8 @@ class Person:
     pseudonym: str
     shift: TimeShift
     enrolled_at: datetime
+    # The aggregates' label: the protocol if the study releases it, else "all".
+    protocol: str = "all"
 
     @property
     def reference(self) -> dict[str, str]:
@@ -76,23 +97,27 @@ def _present(items: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
 def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    quantity: dict[str, Any] = {"value": rounded(value)}
+    quantity: dict[str, Any] = {"value": value}
     if unit:
         quantity |= {"unit": unit, "system": UCUM, "code": unit}
     return quantity
 
 
+def _split(value: str | None) -> list[str]:
+    return value.split(";") if value else []
+
+
 def patient(
     person: Person, values: dict[str, str | None], status: str, released: frozenset[str]
 ) -> Record:
-    row: dict[str, Any] = {
+    full: Row = {
         "patient": person.pseudonym,
         **{name: values.get(name) for name in ("age_band", "sex", "region", "protocol")},
         "enrolment_period": values.get("enrolment_period"),
         "enrolled_at": person.shift.moment(person.enrolled_at),
         "status": status,
     }
-    row = {c.name: row[c.name] for c in d.columns("patients", released)}
+    row = {c.name: full[c.name] for c in d.columns("patients", released)}
     extensions = [
         _ext("age-band", valueString=row["age_band"]) if row.get("age_band") else None,
         _ext("region", valueString=row["region"]) if row.get("region") else None,
@@ -100,7 +125,7 @@ def patient(
         _ext("enrolment-period", valueString=row["enrolment_period"])
         if row.get("enrolment_period")
         else None,
-        _ext("enrolled-at", valueDateTime=person.shift.fhir(person.enrolled_at))
+        _ext("enrolled-at", valueDateTime=person.shift.text(row["enrolled_at"]))
         if "enrolled_at" in row
         else None,
         _ext("status", valueCode=status) if "status" in row else None,
@@ -113,233 +138,305 @@ def patient(
     return resource, row
 
 
-def reading(row: Any, person: Person, names: Pseudonyms, catalogue: Catalogue) -> Record:
-    measurement = catalogue.by_key.get(row.measurement)
-    system = LOINC
-    if measurement is not None and measurement.loinc is None:
-        system = catalogue.score_system if measurement.category == "survey" else system
-    components = {c.get("measurement"): c for c in row.components or ()}
-    pseudonym = names.of("Observation", row.id)
-    resource: dict[str, Any] = {
-        "resourceType": "Observation",
-        "id": pseudonym,
-        "status": row.status,
-        "code": {"coding": [{"system": system, "code": row.code}]},
-        "subject": person.reference,
-        "effectiveDateTime": person.shift.fhir(row.effective_at),
-    }
-    if measurement is not None:
-        category = {"coding": [{"system": CATEGORY, "code": measurement.category}]}
-        resource["category"] = [category]
-    if (quantity := _quantity(row.value, row.unit)) is not None:
-        resource["valueQuantity"] = quantity
-    parts = [
-        {
-            "code": {"coding": [{"system": LOINC, "code": c.get("code")}]},
-            "valueQuantity": _quantity(c.get("value"), c.get("unit")),
+class Mapper:
+    """One export's mapping: its pseudonyms, catalogue, value limits and released columns."""
+
+    def __init__(
+        self,
+        names: Pseudonyms,
+        catalogue: Catalogue,
+        limits: ValueLimits,
+        released: frozenset[str],
+    ) -> None:
+        self.names = names
+        self.catalogue = catalogue
+        self.limits = limits
+        self.released = {
+            table: tuple(c.name for c in d.columns(table, released))
+            for table in set(TABLE_OF.values())
         }
-        for c in components.values()
-        if c.get("code") and c.get("value") is not None
-    ]
-    if parts:
-        resource["component"] = parts
-    table = {
-        "reading": pseudonym,
-        "patient": person.pseudonym,
-        "measurement": row.measurement,
-        "code": row.code,
-        "value": rounded(row.value),
-        "unit": row.unit,
-        "systolic": rounded((components.get("systolic") or {}).get("value")),
-        "diastolic": rounded((components.get("diastolic") or {}).get("value")),
-        "effective_at": person.shift.moment(row.effective_at),
-        "day": days_since(person.enrolled_at, row.effective_at),
-        "time_doubtful": bool(row.time_doubtful),
-    }
-    return resource, table
+        self._rows: dict[str, Callable[[Any, Person], Row]] = {
+            "readings": self.reading_row,
+            "findings": self.finding_row,
+            "items": self.item_row,
+            "nurse_actions": self.nurse_action_row,
+            "external": self.external_row,
+        }
+        self._resources: dict[str, Callable[[Row, Person], dict[str, Any]]] = {
+            "readings": self.reading_resource,
+            "findings": self.finding_resource,
+            "items": self.item_resource,
+            "nurse_actions": self.nurse_action_resource,
+            "external": self.external_resource,
+        }
 
+    def row(self, kind: str, source: Any, person: Person) -> Row:
+        """The full table row of a source row (before the study's choice of columns)."""
+        return self._rows[kind](source, person)
 
-def finding(row: Any, person: Person, names: Pseudonyms) -> Record:
-    pseudonym = names.of("DetectedIssue", row.id)
-    item = names.of("Task", row.item_id) if row.item_id else None
-    anchor = names.of("Observation", row.observation_id) if row.observation_id else None
-    extensions = [
-        _ext("triage-colour", valueCoding={"system": d.COLOURS, "code": row.severity}),
-        _ext("measurement", valueCode=row.measurement) if row.measurement else None,
-        _ext("direction", valueCode=row.direction) if row.direction else None,
-        _ext("value", valueDecimal=rounded(row.value)) if row.value is not None else None,
-        _ext("threshold", valueDecimal=rounded(row.threshold))
-        if row.threshold is not None
-        else None,
-        _ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
-        *(
-            _ext(flag, valueBoolean=True)
-            for flag in ("late", "technical", "critical", "snoozed")
-            if getattr(row, flag)
-        ),
-    ]
-    resource = {
-        "resourceType": "DetectedIssue",
-        "id": pseudonym,
-        "status": "final",
-        "code": {"coding": [{"system": d.RULES, "code": row.rule}]},
-        "severity": _ISSUE_SEVERITY.get(row.severity, "low"),
-        "patient": person.reference,
-        "identifiedDateTime": person.shift.fhir(row.effective_at),
-        "implicated": [
-            {"reference": f"Observation/{names.of('Observation', r)}"}
-            for r in row.reading_ids or ()
-        ],
-        "extension": _present(extensions),
-    }
-    if not resource["implicated"]:
-        del resource["implicated"]
-    table = {
-        "finding": pseudonym,
-        "patient": person.pseudonym,
-        "item": item,
-        "reading": anchor,
-        "rule": row.rule,
-        "severity": row.severity,
-        "measurement": row.measurement,
-        "direction": row.direction,
-        "value": rounded(row.value),
-        "threshold": rounded(row.threshold),
-        "late": bool(row.late),
-        "technical": bool(row.technical),
-        "critical": bool(row.critical),
-        "snoozed": bool(row.snoozed),
-        "effective_at": person.shift.moment(row.effective_at),
-    }
-    return resource, table
+    def release(self, kind: str, row: Row, person: Person) -> Record:
+        """The released columns of ``row`` and the FHIR resource built from them alone."""
+        kept = {name: row[name] for name in self.released[TABLE_OF[kind]]}
+        return self._resources[kind](kept, person), kept
 
+    # --- readings -------------------------------------------------------------------
 
-def item(row: Any, person: Person, names: Pseudonyms) -> Record:
-    pseudonym = names.of("Task", row.id)
-    actions = [str(a) for a in row.actions or ()]
-    shift = person.shift
-    period = {
-        k: v
-        for k, v in (("start", shift.fhir(row.claimed_at)), ("end", shift.fhir(row.resolved_at)))
-        if v is not None
-    }
-    outputs: list[dict[str, Any]] = [
-        {"type": {"coding": [{"system": d.ACTIONS, "code": "action"}]}, "valueCode": a}
-        for a in actions
-    ]
-    if row.minutes is not None:
-        minutes = _quantity(row.minutes, "min")
-        outputs.append(
-            {
-                "type": {"coding": [{"system": d.ACTIONS, "code": "minutes"}]},
-                "valueQuantity": minutes,
+    def reading_row(self, src: Any, person: Person) -> Row:
+        parts = {c.get("measurement"): c.get("value") for c in src.components or ()}
+        code = self.limits.code
+        return {
+            "reading": self.names.of("Observation", src.id),
+            "patient": person.pseudonym,
+            "measurement": src.measurement,
+            "code": src.code,
+            "status": src.status,
+            "value": rounded(code(src.measurement, src.value)),
+            "unit": src.unit,
+            "systolic": rounded(code("systolic", parts.get("systolic"))),
+            "diastolic": rounded(code("diastolic", parts.get("diastolic"))),
+            "effective_at": person.shift.moment(src.effective_at),
+            "day": days_since(person.enrolled_at, src.effective_at),
+            "time_doubtful": bool(src.time_doubtful),
+        }
+
+    def _system(self, measurement_key: str) -> str:
+        measurement = self.catalogue.by_key.get(measurement_key)
+        if measurement is not None and measurement.loinc is None:
+            return self.catalogue.score_system if measurement.category == "survey" else LOINC
+        return LOINC
+
+    def reading_resource(self, row: Row, person: Person) -> dict[str, Any]:
+        key = row["measurement"]
+        resource: dict[str, Any] = {
+            "resourceType": "Observation",
+            "id": row["reading"],
+            "status": row["status"],
+            "code": {"coding": [{"system": self._system(key), "code": row["code"]}]},
+            "subject": person.reference,
+            "effectiveDateTime": person.shift.text(row["effective_at"]),
+        }
+        if (measurement := self.catalogue.by_key.get(key)) is not None:
+            resource["category"] = [
+                {"coding": [{"system": CATEGORY, "code": measurement.category}]}
+            ]
+        if (quantity := _quantity(row.get("value"), row.get("unit"))) is not None:
+            resource["valueQuantity"] = quantity
+        parts = []
+        for part in _PANEL_PARTS:
+            value = row.get(part)
+            definition = self.catalogue.by_key.get(part)
+            if value is not None and definition is not None:
+                parts.append(
+                    {
+                        "code": {"coding": [{"system": LOINC, "code": definition.loinc}]},
+                        "valueQuantity": _quantity(value, definition.unit),
+                    }
+                )
+        if parts:
+            resource["component"] = parts
+        return resource
+
+    # --- findings -------------------------------------------------------------------
+
+    def finding_row(self, src: Any, person: Person) -> Row:
+        names, code = self.names, self.limits.code
+        evidence = [names.of("Observation", r) for r in src.reading_ids or ()]
+        return {
+            "finding": names.of("DetectedIssue", src.id),
+            "patient": person.pseudonym,
+            "rule": src.rule,
+            "severity": src.severity,
+            "effective_at": person.shift.moment(src.effective_at),
+            "item": names.of("Task", src.item_id) if src.item_id else None,
+            "reading": names.of("Observation", src.observation_id) if src.observation_id else None,
+            "evidence": ";".join(evidence) or None,
+            "measurement": src.measurement,
+            "direction": src.direction,
+            "value": rounded(code(src.measurement, src.value)),
+            "threshold": rounded(code(src.measurement, src.threshold)),
+            "late": bool(src.late),
+            "technical": bool(src.technical),
+            "critical": bool(src.critical),
+            "snoozed": bool(src.snoozed),
+        }
+
+    def finding_resource(self, row: Row, person: Person) -> dict[str, Any]:
+        def number(name: str) -> dict[str, Any] | None:
+            value = row.get(name)
+            return None if value is None else _ext(name, valueDecimal=value)
+
+        item = row.get("item")
+        extensions = [
+            _ext("triage-colour", valueCoding={"system": d.COLOURS, "code": row["severity"]}),
+            _ext("measurement", valueCode=row["measurement"]) if row.get("measurement") else None,
+            _ext("direction", valueCode=row["direction"]) if row.get("direction") else None,
+            number("value"),
+            number("threshold"),
+            _ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
+            *(
+                _ext(flag, valueBoolean=True)
+                for flag in ("late", "technical", "critical", "snoozed")
+                if row.get(flag)
+            ),
+        ]
+        resource: dict[str, Any] = {
+            "resourceType": "DetectedIssue",
+            "id": row["finding"],
+            "status": "final",
+            "code": {"coding": [{"system": d.RULES, "code": row["rule"]}]},
+            "severity": _ISSUE_SEVERITY.get(row["severity"], "low"),
+            "patient": person.reference,
+            "identifiedDateTime": person.shift.text(row["effective_at"]),
+            "extension": _present(extensions),
+        }
+        if implicated := _split(row.get("evidence")):
+            resource["implicated"] = [{"reference": f"Observation/{r}"} for r in implicated]
+        return resource
+
+    # --- queue items ----------------------------------------------------------------
+
+    def item_row(self, src: Any, person: Person) -> Row:
+        shift = person.shift
+        return {
+            "item": self.names.of("Task", src.id),
+            "patient": person.pseudonym,
+            "severity": src.severity,
+            "state": src.state,
+            "opened_at": shift.moment(src.opened_at),
+            "critical": bool(src.critical),
+            "technical": bool(src.technical),
+            "back_in_range": bool(src.back_in_range),
+            "claimed_at": shift.moment(src.claimed_at),
+            "resolved_at": shift.moment(src.resolved_at),
+            "outcome": src.outcome,
+            "actions": ";".join(str(a) for a in src.actions or ()) or None,
+            "minutes": rounded(src.minutes),
+            "escalation": src.escalation,
+        }
+
+    def item_resource(self, row: Row, person: Person) -> dict[str, Any]:
+        text = person.shift.text
+        period = {
+            k: v
+            for k, v in (
+                ("start", text(row.get("claimed_at"))),
+                ("end", text(row.get("resolved_at"))),
+            )
+            if v is not None
+        }
+        outputs: list[dict[str, Any]] = [
+            {"type": {"coding": [{"system": d.ACTIONS, "code": "action"}]}, "valueCode": a}
+            for a in _split(row.get("actions"))
+        ]
+        if (minutes := _quantity(row.get("minutes"), "min")) is not None:
+            outputs.append(
+                {
+                    "type": {"coding": [{"system": d.ACTIONS, "code": "minutes"}]},
+                    "valueQuantity": minutes,
+                }
+            )
+        resource: dict[str, Any] = {
+            "resourceType": "Task",
+            "id": row["item"],
+            "status": _TASK_STATUS.get(row["state"], "requested"),
+            "intent": "order",
+            "priority": "stat" if row["severity"] == "red" else "urgent",
+            "code": {"coding": [{"system": d.COLOURS, "code": row["severity"]}]},
+            "for": person.reference,
+            "authoredOn": text(row["opened_at"]),
+        }
+        if period:
+            resource["executionPeriod"] = period
+        if row.get("outcome"):
+            resource["businessStatus"] = {
+                "coding": [{"system": d.OUTCOMES, "code": row["outcome"]}]
             }
-        )
-    resource: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": pseudonym,
-        "status": _TASK_STATUS.get(row.state, "requested"),
-        "intent": "order",
-        "priority": "stat" if row.severity == "red" else "urgent",
-        "code": {"coding": [{"system": d.COLOURS, "code": row.severity}]},
-        "for": person.reference,
-        "authoredOn": shift.fhir(row.opened_at),
-    }
-    if period:
-        resource["executionPeriod"] = period
-    if row.outcome:
-        resource["businessStatus"] = {"coding": [{"system": d.OUTCOMES, "code": row.outcome}]}
-    if outputs:
-        resource["output"] = outputs
-    extensions = [
-        _ext(flag.replace("_", "-"), valueBoolean=True)
-        for flag in ("critical", "technical", "back_in_range")
-        if getattr(row, flag)
-    ]
-    if row.escalation:
-        extensions.append(_ext("escalation", valueCode=row.escalation))
-    if extensions:
-        resource["extension"] = extensions
-    table = {
-        "item": pseudonym,
-        "patient": person.pseudonym,
-        "severity": row.severity,
-        "state": row.state,
-        "critical": bool(row.critical),
-        "technical": bool(row.technical),
-        "back_in_range": bool(row.back_in_range),
-        "opened_at": shift.moment(row.opened_at),
-        "claimed_at": shift.moment(row.claimed_at),
-        "resolved_at": shift.moment(row.resolved_at),
-        "outcome": row.outcome,
-        "actions": ";".join(actions) or None,
-        "minutes": rounded(row.minutes),
-        "escalation": row.escalation,
-    }
-    return resource, table
+        if outputs:
+            resource["output"] = outputs
+        extensions = [
+            _ext(flag.replace("_", "-"), valueBoolean=True)
+            for flag in ("critical", "technical", "back_in_range")
+            if row.get(flag)
+        ]
+        if row.get("escalation"):
+            extensions.append(_ext("escalation", valueCode=row["escalation"]))
+        if extensions:
+            resource["extension"] = extensions
+        return resource
 
+    # --- resource use ---------------------------------------------------------------
 
-def nurse_action(row: Any, person: Person, names: Pseudonyms) -> Record:
-    pseudonym = names.of("Procedure", row.id)
-    item = names.of("Task", row.item_id) if row.item_id else None
-    ended = row.occurred_at + timedelta(minutes=float(row.minutes or 0))
-    resource: dict[str, Any] = {
-        "resourceType": "Procedure",
-        "id": pseudonym,
-        "status": "completed",
-        "code": {"coding": [{"system": d.RESOURCE_USE, "code": row.action}]},
-        "subject": person.reference,
-        "performedPeriod": {
-            "start": person.shift.fhir(row.occurred_at),
-            "end": person.shift.fhir(ended),
-        },
-        "extension": _present(
+    def nurse_action_row(self, src: Any, person: Person) -> Row:
+        return {
+            "event": self.names.of("Procedure", src.id),
+            "patient": person.pseudonym,
+            "source": "nurse_action",
+            "kind": src.action,
+            "started_at": person.shift.moment(src.occurred_at),
+            "item": self.names.of("Task", src.item_id) if src.item_id else None,
+            "minutes": rounded(src.minutes),
+            "ended_at": person.shift.moment(
+                src.occurred_at + timedelta(minutes=float(src.minutes or 0))
+            ),
+            "hours_per_week": None,
+        }
+
+    def nurse_action_resource(self, row: Row, person: Person) -> dict[str, Any]:
+        text = person.shift.text
+        period = {"start": text(row["started_at"])}
+        if (ended := text(row.get("ended_at"))) is not None:
+            period["end"] = ended
+        minutes, item = row.get("minutes"), row.get("item")
+        resource: dict[str, Any] = {
+            "resourceType": "Procedure",
+            "id": row["event"],
+            "status": "completed",
+            "code": {"coding": [{"system": d.RESOURCE_USE, "code": row["kind"]}]},
+            "subject": person.reference,
+            "performedPeriod": period,
+        }
+        extensions = _present(
             [
-                _ext("minutes", valueDecimal=rounded(row.minutes)),
+                _ext("minutes", valueDecimal=minutes) if minutes is not None else None,
                 _ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
             ]
-        ),
-    }
-    table = {
-        "event": pseudonym,
-        "patient": person.pseudonym,
-        "source": "nurse_action",
-        "kind": row.action,
-        "item": item,
-        "minutes": rounded(row.minutes),
-        "started_at": person.shift.moment(row.occurred_at),
-        "ended_at": None,
-        "hours_per_week": None,
-    }
-    return resource, table
+        )
+        if extensions:
+            resource["extension"] = extensions
+        return resource
 
+    def external_row(self, src: Any, person: Person) -> Row:
+        return {
+            "event": self.names.of("Encounter", src.id),
+            "patient": person.pseudonym,
+            "source": "external",
+            "kind": src.kind,
+            "started_at": person.shift.moment(src.started_at),
+            "item": None,
+            "minutes": None,
+            "ended_at": person.shift.moment(src.ended_at),
+            "hours_per_week": rounded(src.hours_per_week),
+        }
 
-def external_event(row: Any, person: Person, names: Pseudonyms) -> Record:
-    pseudonym = names.of("Encounter", row.id)
-    period = {"start": person.shift.fhir(row.started_at)}
-    if row.ended_at is not None:
-        period["end"] = person.shift.fhir(row.ended_at)
-    ongoing = row.kind in ("hospital_stay", "municipal_acute_bed", "short_term_stay")
-    resource: dict[str, Any] = {
-        "resourceType": "Encounter",
-        "id": pseudonym,
-        "status": "in-progress" if ongoing and row.ended_at is None else "finished",
-        "class": {"system": ACT_CODE, "code": _ENCOUNTER_CLASS.get(row.kind, "AMB")},
-        "type": [{"coding": [{"system": d.RESOURCE_USE, "code": row.kind}]}],
-        "subject": person.reference,
-        "period": period,
-    }
-    if row.hours_per_week is not None:
-        resource["extension"] = [_ext("hours-per-week", valueDecimal=rounded(row.hours_per_week))]
-    table = {
-        "event": pseudonym,
-        "patient": person.pseudonym,
-        "source": "external",
-        "kind": row.kind,
-        "item": None,
-        "minutes": None,
-        "started_at": person.shift.moment(row.started_at),
-        "ended_at": person.shift.moment(row.ended_at),
-        "hours_per_week": rounded(row.hours_per_week),
-    }
-    return resource, table
+    def external_resource(self, row: Row, person: Person) -> dict[str, Any]:
+        text = person.shift.text
+        period = {"start": text(row["started_at"])}
+        if row.get("ended_at") is not None:
+            period["end"] = text(row["ended_at"])
+        kind = row["kind"]
+        if "ended_at" not in row:  # the study did not release when stays ended
+            status = "unknown"
+        else:
+            status = "in-progress" if kind in _STAYS and row["ended_at"] is None else "finished"
+        resource: dict[str, Any] = {
+            "resourceType": "Encounter",
+            "id": row["event"],
+            "status": status,
+            "class": {"system": ACT_CODE, "code": _ENCOUNTER_CLASS.get(kind, "AMB")},
+            "type": [{"coding": [{"system": d.RESOURCE_USE, "code": kind}]}],
+            "subject": person.reference,
+            "period": period,
+        }
+        if row.get("hours_per_week") is not None:
+            resource["extension"] = [_ext("hours-per-week", valueDecimal=row["hours_per_week"])]
+        return resource

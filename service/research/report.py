@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from service.research import kanon
+from service.research.aggregates import Aggregates
 
 SUPPRESSION_REASON = (
     "in an equivalence class of the released quasi-identifiers smaller than k at the "
@@ -39,6 +40,8 @@ def configuration(study: Any, released: frozenset[str], qi: tuple[str, ...]) -> 
         "ladder": [level.name for level in kanon.LADDER],
         "pseudonyms": "HMAC-SHA256 under the study's key",
         "decimals": 4,
+        "value_limits": dict(sorted((study.value_limits or {}).items())),
+        "aggregate_cell_threshold": Aggregates.for_study(study.k).threshold,
     }
 
 
@@ -55,6 +58,8 @@ def build(
     smallest_written_class: int | None,
     suppressed_records: dict[str, int],
     written: dict[str, int],
+    value_limits: dict[str, Any],
+    aggregates: dict[str, int] | None,
 ) -> dict[str, Any]:
     return {
         "approval_reference": study.approval_reference,
@@ -79,4 +84,6 @@ def build(
         "suppression_reason": SUPPRESSION_REASON if release.suppressed else None,
         "records_suppressed": suppressed_records,
         "records_written": written,
+        "values_coded": value_limits,
+        "aggregates": aggregates,
     }

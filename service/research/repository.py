@@ -163,6 +163,19 @@ async def move(
     return bool(result.rowcount)
 
 
+async def note_poll(conn: AsyncConnection, job_id: str, now: datetime, not_after: datetime) -> bool:
+    """Record a poll at ``now`` unless the last one was after ``not_after``."""
+    result = await conn.execute(
+        sa.update(job)
+        .where(
+            job.c.id == job_id,
+            sa.or_(job.c.polled_at.is_(None), job.c.polled_at <= not_after),
+        )
+        .values(polled_at=now)
+    )
+    return bool(result.rowcount)
+
+
 async def jobs_where(conn: AsyncConnection, *conditions: Any) -> Sequence[Row[Any]]:
     return (await conn.execute(sa.select(job.c.id, job.c.status).where(*conditions))).all()
 

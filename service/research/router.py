@@ -40,7 +40,8 @@ router = APIRouter(prefix="/api/studies", tags=["Research studies"])
 async def register_study(body: StudyCreate, principal: Caller, db: Db, state: State) -> StudyRead:
     """Register a study (admins, for centres within their reach). Its key is made here
     and never shown."""
-    return await research.register(db, principal, body, StudyKeyring.from_vault(state.vault))
+    keyring = StudyKeyring.from_vault(state.vault)
+    return await research.register(db, principal, body, keyring, state.catalogue)
 
 
 @router.get("")
@@ -123,13 +124,16 @@ async def _post_parameters(request: Request) -> str | None:
     responses={
         202: {"description": "in progress: see X-Progress, come back after Retry-After"},
         404: {"description": "no such export, or cancelled, or expired"},
+        429: {"description": "polled again too soon: come back after Retry-After"},
     },
 )
 async def export_status(
     job_id: str, request: Request, principal: GroupExporter, db: Db
 ) -> Response:
-    job = await research.job_for(db, principal, job_id, utcnow())
+    now = utcnow()
+    job = await research.job_for(db, principal, job_id, now)
     if job.status in ACTIVE_STATUSES:
+        await research.note_poll(db, job_id, now)
         progress = "queued" if job.status == "queued" else f"{round(job.progress * 100)}% written"
         return Response(
             status_code=202,

@@ -11,12 +11,29 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.research.dictionary import VARIABLES
+from service.research.dictionary import DEFAULT_VARIABLES, VARIABLES
 from service.research.models import TimeMode, TimePrecision
 
 Subject = Annotated[str, Field(min_length=1, max_length=200)]
 CentreId = Annotated[str, Field(min_length=1, max_length=64)]
 Protocol = Annotated[str, Field(min_length=1, max_length=32)]
+
+
+class ValueLimit(BaseModel):
+    """Values below ``low`` are written as ``low``, above ``high`` as ``high``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _a_limit_in_order(self) -> ValueLimit:
+        if self.low is None and self.high is None:
+            raise ValueError("give low, high or both")
+        if self.low is not None and self.high is not None and self.high <= self.low:
+            raise ValueError("high must be above low")
+        return self
 
 
 class StudyCreate(BaseModel):
@@ -36,7 +53,18 @@ class StudyCreate(BaseModel):
     enrolled_from: date | None = None
     enrolled_until: date | None = None
     variables: list[str] | None = Field(
-        default=None, description=f"what may leave; default all of: {', '.join(VARIABLES)}"
+        default=None,
+        max_length=len(VARIABLES),
+        description=(
+            "what may leave: patient attributes, whole tables, or columns as "
+            f"'<table>.<column>'; default: {', '.join(DEFAULT_VARIABLES)}. "
+            f"All: {', '.join(VARIABLES)}"
+        ),
+    )
+    value_limits: dict[str, ValueLimit] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="top- and bottom-coding per measurement key, in its canonical unit",
     )
     k: int = Field(
         default=5, ge=1, le=100, description="1: no k-anonymity (documented in the report)"
@@ -82,6 +110,7 @@ class StudyRead(BaseModel):
     time_mode: str
     time_precision: str
     max_offset_days: int
+    value_limits: dict[str, ValueLimit]
     created_by: str
     created_at: datetime
     export_url: str = Field(description="the Bulk Data kick-off, relative to the server")

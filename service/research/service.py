@@ -9,7 +9,7 @@ expired exports.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
@@ -20,15 +20,19 @@ from alerts.protocols import available_protocols
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.errors import ApiError, Forbidden, NotFound
+from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import IssueCode
 from service.models_base import new_id, utcnow
 from service.research import repository
-from service.research.dictionary import VARIABLES
+from service.research.dictionary import DEFAULT_VARIABLES
 from service.research.models import ExportStatus
 from service.research.pseudonyms import StudyKeyring
 from service.research.schemas import StudyCreate, StudyRead
 
 RETRY_AFTER_SECONDS = 5
+# Polls of a running export closer together than this are answered 429. Shorter than
+# Retry-After, so a client that waits as told is never refused for a late clock tick.
+MIN_POLL_INTERVAL = timedelta(seconds=2)
 
 
 class TooManyExports(ApiError):
@@ -39,6 +43,7 @@ class TooManyExports(ApiError):
 
 def _read(row: Row[Any], centres: list[str], researchers: list[str]) -> StudyRead:
     fields = {name: getattr(row, name) for name in StudyRead.model_fields if hasattr(row, name)}
+    fields["value_limits"] = row.value_limits or {}
     return StudyRead(
         **fields,
         centres=centres,
@@ -48,7 +53,11 @@ def _read(row: Row[Any], centres: list[str], researchers: list[str]) -> StudyRea
 
 
 async def register(
-    conn: AsyncConnection, principal: Principal, body: StudyCreate, keyring: StudyKeyring
+    conn: AsyncConnection,
+    principal: Principal,
+    body: StudyCreate,
+    keyring: StudyKeyring,
+    catalogue: Catalogue,
 ) -> StudyRead:
     if principal.role is not Role.admin:
         raise Forbidden("only admins register studies")
@@ -59,11 +68,15 @@ async def register(
     unknown = sorted(set(body.protocols) - set(available_protocols()))
     if unknown:
         raise ApiError(f"protocols: unknown protocol {', '.join(unknown)}")
+    numeric = {m.key for m in catalogue.measurements if m.unit is not None}
+    unknown = sorted(set(body.value_limits) - numeric)
+    if unknown:
+        raise ApiError(f"value_limits: not a measurement with a unit: {', '.join(unknown)}")
     study_id = new_id()
-    values = body.model_dump(exclude={"centres", "researchers"})
+    values = body.model_dump(exclude={"centres", "researchers"}, exclude_none=False)
     values |= {
         "id": study_id,
-        "variables": list(body.variables if body.variables is not None else VARIABLES),
+        "variables": list(body.variables if body.variables is not None else DEFAULT_VARIABLES),
         "key_ciphertext": keyring.seal(study_id, keyring.new_key()),
         "key_id": keyring.key_id,
         "created_by": principal.subject,
@@ -139,6 +152,17 @@ async def job_for(
     if job is None or job.status in gone or (job.expires_at and job.expires_at <= now):
         raise NotFound("export not found")
     return job
+
+
+async def note_poll(conn: AsyncConnection, job_id: str, now: datetime) -> None:
+    """Record a poll of a running export; a poll sooner than ``MIN_POLL_INTERVAL`` after
+    the last one is refused with 429. The last poll's time is on the job's row (one
+    conditional UPDATE), so it holds across API processes."""
+    if not await repository.note_poll(conn, job_id, now, now - MIN_POLL_INTERVAL):
+        raise TooManyExports(
+            f"polled again within {MIN_POLL_INTERVAL.seconds} s: wait as Retry-After says",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
 async def cancel(conn: AsyncConnection, principal: Principal, job_id: str, now: datetime) -> None:

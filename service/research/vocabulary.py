@@ -23,6 +23,7 @@ from service.fhirkit.catalogue import Catalogue
 from service.queue.schemas import Action, EscalationTarget, Outcome
 from service.research import dictionary, kanon, records, report
 from service.research.dates import TimeShift
+from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
 from service.resource_use.models import ExternalKind
 
@@ -68,20 +69,16 @@ def _placeholder_rows() -> list[Any]:
     ]
 
 
-def _mapped_words() -> list[str]:
+def _mapped_words(catalogue: Catalogue) -> list[str]:
     person = records.Person("x", "x", TimeShift(1), datetime(2000, 1, 1, tzinfo=UTC))
-    names = Pseudonyms(bytes(32))
-    finding, item, action, external = _placeholder_rows()
     every = frozenset(dictionary.VARIABLES)
+    mapper = records.Mapper(Pseudonyms(bytes(32)), catalogue, ValueLimits({}), every)
     values: dict[str, str | None] = {q: "x" for q in kanon.QUASI_IDENTIFIERS}
-    documents = [
-        records.patient(person, values, "active", every),
-        records.finding(finding, person, names),
-        records.item(item, person, names),
-        records.nurse_action(action, person, names),
-        records.external_event(external, person, names),
-    ]
-    return [orjson.dumps(pair).decode() for pair in documents]
+    documents = [records.patient(person, values, "active", every)]
+    kinds = ("findings", "items", "nurse_actions", "external")
+    for kind, source in zip(kinds, _placeholder_rows(), strict=True):
+        documents.append(mapper.release(kind, mapper.row(kind, source, person), person))
+    return [orjson.dumps(pair, default=str).decode() for pair in documents]
 
 
 @lru_cache(maxsize=1)
@@ -94,14 +91,14 @@ def _static() -> tuple[str, ...]:
     for enum in (Rule, Action, Outcome, EscalationTarget, ExternalKind):
         texts += [member.value for member in enum]
     texts += [*available_protocols(), *_SEXES, *_STATES, *_WORDS]
-    texts += [records.EXT, records.CATEGORY, records.ACT_CODE, *_mapped_words()]
+    texts += [records.EXT, records.CATEGORY, records.ACT_CODE]
     return tuple(texts)
 
 
 def vocabulary(catalogue: Catalogue, report: dict[str, Any]) -> list[str]:
     """The fixed words, the catalogue's, and the report's keys (its values are counts,
     settings and constant reasons, which the scan still reads)."""
-    texts = list(_static())
+    texts = [*_static(), *_mapped_words(catalogue)]
     for measurement in catalogue.measurements:
         texts += [measurement.key, measurement.category, measurement.unit or ""]
         texts += [system for system, _ in measurement.codings]

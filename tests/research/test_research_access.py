@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from service.models_base import utcnow
 from service.research import runner
-from service.research.models import Study
+from service.research.models import ExportJob, Study
 from service.settings import Settings
 from tests.factories import auth, create_centre, enrol, observation
 from tests.research.helpers import (
@@ -124,6 +124,35 @@ async def test_delete_cancels_and_the_status_url_then_answers_404(
     restarted = await kick_off(client, study["id"], token)
     assert restarted.status_code == 202
     await client.delete(restarted.headers["Content-Location"], headers=bearer(token))
+
+
+async def test_polling_a_running_export_too_often_gets_429_and_waiting_as_told_does_not(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    _, study, _, token = await _study(client, app, settings)
+    started = await kick_off(client, study["id"], token)
+    status_url = started.headers["Content-Location"]
+    first = await client.get(status_url, headers=bearer(token))
+    assert first.status_code == 202
+    wait = int(first.headers["Retry-After"])
+    hasty = await client.get(status_url, headers=bearer(token))
+    assert hasty.status_code == 429, hasty.text
+    assert int(hasty.headers["Retry-After"]) == wait
+    assert hasty.json()["resourceType"] == "OperationOutcome"
+    # Another process answering the next poll knows of the last one: it is on the row.
+    job_id = status_url.rsplit("/", 1)[1]
+    jobs = ExportJob.__table__  # type: ignore[attr-defined]
+    async with app.state.dho.engine.begin() as conn:
+        polled = await conn.scalar(sa.select(jobs.c.polled_at).where(jobs.c.id == job_id))
+        assert polled is not None
+        # As if the researcher had waited Retry-After seconds.
+        earlier = utcnow() - timedelta(seconds=wait)
+        await conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(polled_at=earlier))
+    assert (await client.get(status_url, headers=bearer(token))).status_code == 202
+    # Once finished, the manifest may be fetched as often as wanted.
+    await run_queued(app, settings)
+    for _ in range(3):
+        assert (await client.get(status_url, headers=bearer(token))).status_code == 200
 
 
 async def test_files_need_a_token_and_expire(
