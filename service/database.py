@@ -4,6 +4,9 @@ Engines are built in the application's lifespan, never at import time, so tests 
 the CLI get a fresh one for whichever database they point at. Request handlers get a
 connection whose transaction commits once, when the handler succeeded: storing a
 reading, its findings and its audit record then succeed or fail together.
+
+Stored JSON (reading components, triage evidence, export rows) is decoded with orjson:
+several times faster than the standard library, on the ingest and export hot paths.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -31,6 +35,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # Connections are recycled instead, and a dropped one fails one request.
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "dho", "timezone": "UTC"}},
+        json_deserializer=orjson.loads,
     )
 
 
@@ -40,7 +45,7 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
         from pathlib import Path
 
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
