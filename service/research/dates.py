@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from service.research.models import TimeMode, TimePrecision
 
@@ -69,9 +70,13 @@ class TimeShift:
         """An already shifted moment as a FHIR dateTime."""
         if moved is None:
             return None
-        if self.precision == TimePrecision.day:
-            return moved.date().isoformat()
-        return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return _fhir_text(moved, self.precision == TimePrecision.day)
+
+
+@lru_cache(maxsize=4096)
+def _fhir_text(moved: datetime, day: bool) -> str:
+    """Cached: at the usual hour precision a patient's readings share few distinct times."""
+    return moved.date().isoformat() if day else moved.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def days_since(start: datetime, moment: datetime) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -71,10 +72,25 @@ def csv_value(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return csv_time(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+@lru_cache(maxsize=4096)
+def csv_time(value: datetime) -> str:
+    """Cached: at the usual hour precision a patient's readings share few distinct times."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _csv_cell(column_type: str) -> Callable[[Any], Any]:
+    """The CSV writer of one column's values, chosen once per column, not per cell."""
+    if column_type == "datetime":
+        return lambda v: "" if v is None else csv_time(v)
+    if column_type == "boolean":
+        return lambda v: "" if v is None else ("true" if v else "false")
+    return lambda v: "" if v is None else v
 
 
 class NdjsonWriter:
@@ -100,6 +116,7 @@ class TableWriter:
     def __init__(self, directory: Path, table: str, columns: tuple[Column, ...]) -> None:
         self.table = table
         self._names = [c.name for c in columns]
+        self._cells = [(c.name, _csv_cell(c.type)) for c in columns]
         self._csv_handle = (directory / f"{table}.csv").open("w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._csv_handle, lineterminator="\n")
         self._csv.writerow(self._names)
@@ -109,8 +126,9 @@ class TableWriter:
         self._count = 0
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        cells, writerow = self._cells, self._csv.writerow
         for row in rows:
-            self._csv.writerow([csv_value(row.get(name)) for name in self._names])
+            writerow([cell(row.get(name)) for name, cell in cells])
             self._buffer.append(row)
             self._count += 1
             if len(self._buffer) >= ROW_GROUP:
