@@ -17,7 +17,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property
 
 from service.research.models import TimeMode, TimePrecision
 
@@ -52,10 +52,14 @@ class TimeShift:
     days: int
     precision: str = TimePrecision.hour
 
+    @cached_property
+    def delta(self) -> timedelta:
+        return timedelta(days=self.days)
+
     def moment(self, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        moved = value.astimezone(UTC) + timedelta(days=self.days)
+        moved = value.astimezone(UTC) + self.delta
         if self.precision == TimePrecision.minute:
             return moved.replace(second=0, microsecond=0)
         if self.precision == TimePrecision.day:
@@ -70,13 +74,11 @@ class TimeShift:
         """An already shifted moment as a FHIR dateTime."""
         if moved is None:
             return None
-        return _fhir_text(moved, self.precision == TimePrecision.day)
-
-
-@lru_cache(maxsize=4096)
-def _fhir_text(moved: datetime, day: bool) -> str:
-    """Cached: at the usual hour precision a patient's readings share few distinct times."""
-    return moved.date().isoformat() if day else moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if self.precision == TimePrecision.day:
+            return moved.date().isoformat()
+        # A shifted moment is UTC with no fraction of a second: isoformat is its
+        # "...T07:00:00+00:00" (C-speed, unlike strftime), the offset written as Z.
+        return moved.isoformat()[:19] + "Z"
 
 
 def days_since(start: datetime, moment: datetime) -> int:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -30,6 +31,10 @@ from service.research.pseudonyms import Pseudonyms, StudyKeyring
 from service.research.vocabulary import vocabulary
 
 PAGE = 1000
+# Progress (which is also the heartbeat and the check for a cancel) is written at most
+# this often: once per page was a transaction per thousand rows, most of an export's
+# round trips.
+PROGRESS_SECONDS = 1.0
 # Row kinds per table, and the FHIR resource types each table is written as.
 _KINDS = {
     "readings": ("readings",),
@@ -201,15 +206,30 @@ async def _write(
             totals = await _counts(tools.engine, plan, "readings")
             expected = sum(totals.get(p.id, 0) for p in plan.people)
         written = 0
-        for done, person in enumerate(plan.people):
-            for kind in plan.kinds:
+        reported = monotonic()
+        # The next page is read while the thread writes the last one: the database's
+        # time and the writer's overlap. Writes stay in order, one at a time.
+        writing: asyncio.Future[None] | None = None
+        try:
+            async for done, person, kind, rows in _every_page(tools.engine, plan):
+                if writing is not None:
+                    await writing
                 sink = sinks.get(records.TABLE_OF[kind])
-                async for rows in _pages(tools.engine, plan, kind, person.id):
-                    await asyncio.to_thread(_write_page, sink, counts, mapper, kind, rows, person)
-                    written += len(rows) if kind == "readings" else 0
-                    share = written / expected if expected else done / len(plan.people)
-                    if not await progress(min(share, 0.99)):
-                        raise Cancelled
+                writing = asyncio.ensure_future(
+                    asyncio.to_thread(_write_page, sink, counts, mapper, kind, rows, person)
+                )
+                written += len(rows) if kind == "readings" else 0
+                if monotonic() - reported < PROGRESS_SECONDS:
+                    continue
+                reported = monotonic()
+                share = written / expected if expected else done / len(plan.people)
+                if not await progress(min(share, 0.99)):
+                    raise Cancelled
+        finally:
+            if writing is not None:
+                await asyncio.gather(writing, return_exceptions=True)
+        if writing is not None:
+            writing.result()  # a failed last write fails the export
     finally:
         files = [f for sink in sinks.values() for f in await asyncio.to_thread(sink.close)]
     if counts is None:
@@ -230,11 +250,15 @@ def _write_page(
     if counts is not None:
         category = _CATEGORY[kind]
         for source, row in zip(rows, full, strict=True):
-            day = days_since(person.enrolled_at, _time_of(kind, source))
+            day = row["day"] if kind == "readings" else _day_of(kind, source, person)
             minutes = row["minutes"] if kind == "nurse_actions" else None
             counts.add(person.id, kind, person.protocol, row[category], day, minutes)
     if sink is not None:
         sink.write(mapper.release(kind, row, person) for row in full)
+
+
+def _day_of(kind: str, source: Any, person: records.Person) -> int:
+    return days_since(person.enrolled_at, _time_of(kind, source))
 
 
 # What the aggregates count each kind of row by.
@@ -331,6 +355,16 @@ async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, i
 async def _counts(engine: AsyncEngine, plan: Plan, kind: str) -> dict[str, int]:
     async with engine.connect() as conn:
         return await repository.counts(conn, kind, plan.centres, plan.window, plan.cut)
+
+
+async def _every_page(
+    engine: AsyncEngine, plan: Plan
+) -> AsyncIterator[tuple[int, records.Person, str, Sequence[Any]]]:
+    """Every page of every kind of every released patient, in the files' order."""
+    for done, person in enumerate(plan.people):
+        for kind in plan.kinds:
+            async for rows in _pages(engine, plan, kind, person.id):
+                yield done, person, kind, rows
 
 
 async def _pages(

@@ -281,6 +281,7 @@ def _serial_numbers(resource: str | None) -> list[str]:
 
 # --- pages of one patient's rows -------------------------------------------------------
 
+# ``records.Mapper.reading_row`` unpacks a reading in this order (the export's hot path).
 READING_COLUMNS = (
     observation.c.id,
     observation.c.measurement,

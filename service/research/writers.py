@@ -1,24 +1,24 @@
 """Streaming writers: NDJSON for FHIR, CSV and Parquet for the same rows as tables.
 
-Rows arrive a page at a time and leave at once: NDJSON and CSV lines go straight to
-the file, Parquet rows are buffered to one row group (``ROW_GROUP`` rows) and then
-written. Memory is bounded by a page and a row group, whatever the export's size.
-Digests are taken after the files are closed, by reading them back in blocks.
+Rows arrive a page at a time: NDJSON lines go straight to the file, table rows are
+buffered to one row group (``ROW_GROUP`` rows) and then written to CSV and Parquet.
+Memory is bounded by a page and a row group, whatever the export's size. Digests are
+taken after the files are closed, by reading them back in blocks.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from service.research.dictionary import Column
@@ -68,42 +68,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return csv_time(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-@lru_cache(maxsize=4096)
-def csv_time(value: datetime) -> str:
-    """Cached: at the usual hour precision a patient's readings share few distinct times."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _csv_cell(column_type: str) -> Callable[[Any], Any]:
-    """The CSV writer of one column's values, chosen once per column, not per cell."""
-    if column_type == "datetime":
-        return lambda v: "" if v is None else csv_time(v)
-    if column_type == "boolean":
-        return lambda v: "" if v is None else ("true" if v else "false")
-    return lambda v: "" if v is None else v
-
-
 class NdjsonWriter:
     def __init__(self, directory: Path, resource_type: str) -> None:
         self.file = WrittenFile(f"{resource_type}.ndjson", resource_type, "ndjson", 0)
         self._handle: IO[bytes] = (directory / self.file.name).open("wb")
         self._count = 0
 
-    def write(self, resources: Iterable[dict[str, Any]]) -> None:
-        for resource in resources:
-            self._handle.write(orjson.dumps(resource))
-            self._handle.write(b"\n")
-            self._count += 1
+    def add(self, resource: dict[str, Any]) -> None:
+        self._handle.write(orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE))
+        self._count += 1
 
     def close(self) -> WrittenFile:
         self._handle.close()
@@ -111,40 +84,59 @@ class NdjsonWriter:
 
 
 class TableWriter:
-    """One table as CSV and as Parquet, column order and types from the dictionary."""
+    """One table as CSV and as Parquet, column order and types from the dictionary.
+
+    Rows are buffered to a row group and then written by Arrow to both files (C++,
+    not a Python call per cell). In the CSV, strings are quoted, times are written
+    as ``2026-03-01T07:00:00Z``, booleans as ``true``/``false`` and nulls as nothing.
+    """
 
     def __init__(self, directory: Path, table: str, columns: tuple[Column, ...]) -> None:
         self.table = table
         self._names = [c.name for c in columns]
-        self._cells = [(c.name, _csv_cell(c.type)) for c in columns]
-        self._csv_handle = (directory / f"{table}.csv").open("w", newline="", encoding="utf-8")
-        self._csv = csv.writer(self._csv_handle, lineterminator="\n")
-        self._csv.writerow(self._names)
+        self._times = [c.name for c in columns if c.type == "datetime"]
         self._schema = pa.schema([(c.name, _ARROW_TYPES[c.type]) for c in columns])
+        csv_schema = pa.schema(
+            [(f.name, pa.string() if f.name in self._times else f.type) for f in self._schema]
+        )
         self._parquet = pq.ParquetWriter(directory / f"{table}.parquet", self._schema)
+        self._csv = pa_csv.CSVWriter(
+            directory / f"{table}.csv",
+            csv_schema,
+            write_options=pa_csv.WriteOptions(quoting_style="needed"),
+        )
         self._buffer: list[dict[str, Any]] = []
         self._count = 0
 
+    def add(self, row: dict[str, Any]) -> None:
+        """A row with every column of the table (``None`` where empty)."""
+        self._buffer.append(row)
+        if len(self._buffer) >= ROW_GROUP:
+            self._flush()
+
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        cells, writerow = self._cells, self._csv.writerow
         for row in rows:
-            writerow([cell(row.get(name)) for name, cell in cells])
-            self._buffer.append(row)
-            self._count += 1
-            if len(self._buffer) >= ROW_GROUP:
-                self._flush()
+            self.add(row)
 
     def _flush(self) -> None:
         if not self._buffer:
             return
-        columns = {name: [row.get(name) for row in self._buffer] for name in self._names}
-        self._parquet.write_table(pa.table(columns, schema=self._schema))
-        self._buffer = []
+        rows, self._buffer = self._buffer, []
+        self._count += len(rows)
+        table = pa.table(
+            {name: [row[name] for row in rows] for name in self._names}, schema=self._schema
+        )
+        self._parquet.write_table(table)
+        for name in self._times:
+            index = table.schema.get_field_index(name)
+            text = pc.strftime(table[name], format="%Y-%m-%dT%H:%M:%SZ")
+            table = table.set_column(index, name, text)
+        self._csv.write_table(table)
 
     def close(self) -> list[WrittenFile]:
         self._flush()
         self._parquet.close()
-        self._csv_handle.close()
+        self._csv.close()
         return [
             WrittenFile(f"{self.table}.csv", self.table, "csv", self._count),
             WrittenFile(f"{self.table}.parquet", self.table, "parquet", self._count),
@@ -161,9 +153,10 @@ class Sink:
         self.table = TableWriter(directory, table, cols)
 
     def write(self, records: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+        ndjson, table = self.ndjson, self.table
         for resource, row in records:
-            self.ndjson[resource["resourceType"]].write((resource,))
-            self.table.write((row,))
+            ndjson[resource["resourceType"]].add(resource)
+            table.add(row)
 
     def close(self) -> list[WrittenFile]:
         return [w.close() for w in self.ndjson.values()] + self.table.close()
