@@ -117,6 +117,15 @@ def scan_text(text: str, needles: Needles) -> str | None:
 def scan_bytes(block: bytes, needles: Needles) -> str | None:
     lowered = block.lower()
     words = set(lowered.translate(_WORD_BYTES).split())
+    # Non-ASCII punctuation («», ’, a no-break space, a dash) sits inside such a word:
+    # the few words with bytes above 0x7f are split again, as text, on Unicode word
+    # boundaries (and lower-cased as Unicode).
+    if wide := [w for w in words if not w.isascii()]:
+        words |= {
+            token.lower().encode()
+            for w in wide
+            for token in _ALNUM_RUN.findall(w.decode("utf-8", "replace"))
+        }
     for word in words:
         if len(word) == 11 and word.isdigit() and is_valid(word.decode()):
             return "an identity number"
@@ -131,7 +140,8 @@ def scan_bytes(block: bytes, needles: Needles) -> str | None:
     # A serial with '-', '_' or '.' in it is looked for whole only in a block that holds
     # all its parts: the second split is rarely needed.
     compound = [s for s, parts in needles.compound_serials if parts <= words]
-    if compound and set(lowered.translate(_SERIAL_BYTES).split()) & set(compound):
+    tokens = lowered.translate(_SERIAL_BYTES).split() if compound else []
+    if compound and {t.strip(b"-_.") for t in tokens} & set(compound):
         return "a device serial"
     return None
 

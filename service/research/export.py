@@ -12,6 +12,7 @@ the API on the embedded default) keeps running. Any failure deletes every file.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -207,17 +208,16 @@ async def _write(
             expected = sum(totals.get(p.id, 0) for p in plan.people)
         written = 0
         reported = monotonic()
+        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="export-writer")
         # The next page is read while the thread writes the last one: the database's
         # time and the writer's overlap. Writes stay in order, one at a time.
-        writing: asyncio.Future[None] | None = None
+        writing: concurrent.futures.Future[None] | None = None
         try:
             async for done, person, kind, rows in _every_page(tools.engine, plan):
                 if writing is not None:
-                    await writing
+                    await asyncio.wrap_future(writing)
                 sink = sinks.get(records.TABLE_OF[kind])
-                writing = asyncio.ensure_future(
-                    asyncio.to_thread(_write_page, sink, counts, mapper, kind, rows, person)
-                )
+                writing = writer.submit(_write_page, sink, counts, mapper, kind, rows, person)
                 written += len(rows) if kind == "readings" else 0
                 if monotonic() - reported < PROGRESS_SECONDS:
                     continue
@@ -226,8 +226,9 @@ async def _write(
                 if not await progress(min(share, 0.99)):
                     raise Cancelled
         finally:
-            if writing is not None:
-                await asyncio.gather(writing, return_exceptions=True)
+            # Even when this task is cancelled, the thread may still be writing: the
+            # files are closed (or deleted) only after it has finished. At most one page.
+            writer.shutdown(wait=True)
         if writing is not None:
             writing.result()  # a failed last write fails the export
     finally:
@@ -246,6 +247,7 @@ def _write_page(
     rows: Sequence[Any],
     person: records.Person,
 ) -> None:
+    mapper.limits.counting = sink is not None
     full = [mapper.row(kind, row, person) for row in rows]
     if counts is not None:
         category = _CATEGORY[kind]
@@ -293,10 +295,14 @@ async def _finish(
         dictionary.dictionary_rows(plan.released),
     )
     suppressed = set(release.suppressed)
-    suppressed_records: dict[str, int] = {}
-    for kind in plan.kinds:
-        counts = await _counts(tools.engine, plan, kind) if suppressed else {}
-        suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
+    suppressed_records: dict[str, int] | None = None
+    # The records of the written tables left out with the suppressed patients; withheld
+    # when those are fewer than a cell's threshold, or the counts would profile them.
+    if not suppressed or len(suppressed) >= Aggregates.for_study(study.k).threshold:
+        suppressed_records = {}
+        for kind in (k for table in plan.row_tables for k in _KINDS[table]):
+            counts = await _counts(tools.engine, plan, kind) if suppressed else {}
+            suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
     config = report.configuration(study, plan.released, release.quasi_identifiers)
     document = report.build(
         study,

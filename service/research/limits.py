@@ -3,7 +3,7 @@
 A body weight of 212 kg or an SpO2 of 61 % can single a patient out as surely as a
 birth date. A study may therefore set, per measurement, a low and a high limit (in the
 canonical unit): values beyond them are written as the limit itself, in readings and
-in findings alike (a finding's value and threshold are readings' values too), so the
+in the findings whose value is a reading's (``records.READING_VALUED_RULES``), so the
 files agree with each other. The report counts the values coded per measurement; the
 dictionary says which columns are coded.
 """
@@ -28,6 +28,9 @@ class ValueLimits:
 
     limits: Mapping[str, Limit]
     coded: Counter[str] = field(default_factory=Counter)
+    # Off while rows are coded only to be counted in the aggregates: the report counts
+    # the coded values of the rows written, not of rows no one will see.
+    counting: bool = True
 
     @classmethod
     def of(cls, settings: Mapping[str, Any] | None) -> ValueLimits:
@@ -45,10 +48,10 @@ class ValueLimits:
         if limit is None:
             return value
         if limit.high is not None and value > limit.high:
-            self.coded[measurement] += 1
+            self.coded[measurement] += self.counting
             return limit.high
         if limit.low is not None and value < limit.low:
-            self.coded[measurement] += 1
+            self.coded[measurement] += self.counting
             return limit.low
         return value
 

@@ -64,6 +64,14 @@ _ENCOUNTER_CLASS = {
 }
 _STAYS = ("hospital_stay", "municipal_acute_bed", "short_term_stay")
 _PANEL_PARTS = ("systolic", "diastolic")
+# Rules whose finding's value and threshold are a reading's value and a limit on it.
+READING_VALUED_RULES = frozenset(
+    {"threshold.high", "threshold.low", "news2.single_parameter", "trend.spo2_drop"}
+)
+
+
+def _as_is(_measurement: str | None, value: float | None) -> float | None:
+    return value
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,7 @@ class Mapper:
             table: tuple(c.name for c in d.columns(table, released))
             for table in set(TABLE_OF.values())
         }
+        self._minutes_released = "minutes" in self.released["resource_use"]
         self._rows: dict[str, Callable[[Any, Person], Row]] = {
             "readings": self.reading_row,
             "findings": self.finding_row,
@@ -249,7 +258,10 @@ class Mapper:
     # --- findings -------------------------------------------------------------------
 
     def finding_row(self, src: Any, person: Person) -> Row:
-        names, code = self.names, self.limits.code
+        names = self.names
+        # Only a reading's value is coded at the reading's limits: a weight gain in kg, a
+        # gap in hours or a clock offset in minutes is left as it is.
+        code = self.limits.code if src.rule in READING_VALUED_RULES else _as_is
         evidence = [names.of("Observation", r) for r in src.reading_ids or ()]
         return {
             "finding": names.of("DetectedIssue", src.id),
@@ -385,9 +397,13 @@ class Mapper:
             "started_at": person.shift.moment(src.occurred_at),
             "item": self.names.of("Task", src.item_id) if src.item_id else None,
             "minutes": rounded(src.minutes),
+            # Start plus minutes: written only where the minutes are, or it would give
+            # them away to a study that did not choose them.
             "ended_at": person.shift.moment(
                 src.occurred_at + timedelta(minutes=float(src.minutes or 0))
-            ),
+            )
+            if self._minutes_released
+            else None,
             "hours_per_week": None,
         }
 

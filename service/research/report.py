@@ -22,7 +22,11 @@ TIME_RULES = {
     "shift": "one random non-zero offset in whole days per patient, drawn once per study",
     "since_enrolment": "each patient's enrolment day moved to 2000-01-01",
 }
-FIXED_TEXTS = (SUPPRESSION_REASON, REGION_RULE, AGE_RULE, *TIME_RULES.values())
+RECORDS_WITHHELD = (
+    "withheld: fewer patients were suppressed than a cell's threshold, and their record "
+    "counts would describe them"
+)
+FIXED_TEXTS = (SUPPRESSION_REASON, RECORDS_WITHHELD, REGION_RULE, AGE_RULE, *TIME_RULES.values())
 
 
 def configuration(study: Any, released: frozenset[str], qi: tuple[str, ...]) -> dict[str, Any]:
@@ -56,7 +60,7 @@ def build(
     *,
     cohort: int,
     smallest_written_class: int | None,
-    suppressed_records: dict[str, int],
+    suppressed_records: dict[str, int] | None,
     written: dict[str, int],
     value_limits: dict[str, Any],
     aggregates: dict[str, int] | None,
@@ -82,7 +86,9 @@ def build(
         "patients_released": cohort - len(release.suppressed),
         "patients_suppressed": len(release.suppressed),
         "suppression_reason": SUPPRESSION_REASON if release.suppressed else None,
-        "records_suppressed": suppressed_records,
+        "records_suppressed": suppressed_records
+        if suppressed_records is not None
+        else RECORDS_WITHHELD,
         "records_written": written,
         "values_coded": value_limits,
         "aggregates": aggregates,

@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 
 from service.settings import Settings
-from tests.factories import create_centre, enrol, set_care_plan
+from tests.factories import create_centre, enrol, observation, set_care_plan
 from tests.research.helpers import (
     bearer,
     enrol_born,
@@ -100,6 +100,10 @@ async def test_a_unique_patient_is_generalised_or_suppressed_and_every_class_rea
         municipality="1856",
     )
     await set_care_plan(client, unique, "diabetes")
+    weighing = observation(unique.id, "29463-7", 71.5, "kg")
+    assert (
+        await client.post("/fhir/Observation", json=weighing, headers=unique.headers)
+    ).is_success
     subject, token = researcher(settings)
     study = await register_study(client, centre, [subject], k=5, max_suppressed_share=0.1)
     result = await export(client, app, settings, study["id"], token)
@@ -118,6 +122,12 @@ async def test_a_unique_patient_is_generalised_or_suppressed_and_every_class_rea
     assert report["k_reached"] >= 5
     assert report["patients_released"] == len(rows) == 10
     assert report["suppression_reason"]
+    # The suppressed patient is in no file: not in the aggregates, not even as a
+    # suppressed cell's labels, and the report does not count their records.
+    assert result.files["aggregates.csv"]
+    assert not [r for r in result.csv("aggregates") if r["protocol"] == "diabetes"]
+    assert not [r for r in result.csv("aggregates") if r["category"] == "body_weight"]
+    assert report["records_suppressed"].startswith("withheld")
 
 
 async def test_an_export_that_would_suppress_too_many_fails_and_releases_nothing(

@@ -115,7 +115,8 @@ async def test_extreme_values_are_coded_at_the_study_limits_in_every_file(
     centre = await create_centre(app, settings)
     patient = await enrol(client, settings, centre)
     await set_care_plan(client, patient, "heart_failure")
-    for hours, kilos in ((72, 181.3), (48, 96.0), (24, 38.2)):
+    # The last two weighings are a gain of 2.8 kg in 12 hours: a weight-gain finding.
+    for hours, kilos in ((72, 181.3), (48, 96.0), (24, 38.2), (12, 41.0)):
         weight = observation(patient.id, "29463-7", kilos, "kg", effective=_ago(hours))
         await _post(client, patient, weight)
     await _post(client, patient, blood_pressure(patient.id, 236, 128, effective=_ago(3)))
@@ -131,7 +132,7 @@ async def test_extreme_values_are_coded_at_the_study_limits_in_every_file(
 
     for rows in (result.csv("readings"), result.parquet("readings")):
         weights = sorted(float(r["value"]) for r in rows if r["measurement"] == "body_weight")
-        assert weights == [45.0, 96.0, 150.0]
+        assert weights == [45.0, 45.0, 96.0, 150.0]
         [panel] = [r for r in rows if r["measurement"] == "blood_pressure"]
         assert (float(panel["systolic"]), float(panel["diastolic"])) == (200.0, 110.0)
     fhir_weights = sorted(
@@ -139,16 +140,28 @@ async def test_extreme_values_are_coded_at_the_study_limits_in_every_file(
         for o in result.ndjson("Observation")
         if o["code"]["coding"][0]["code"] == "29463-7"
     )
-    assert fhir_weights == [45, 96, 150]
+    assert fhir_weights == [45, 45, 96, 150]
     # The red blood pressure's finding judged the true value; it leaves coded too.
     judged = [f for f in result.csv("findings") if f["measurement"] == "systolic"]
     assert judged
     assert all(float(f["value"]) <= 200 for f in judged)
+    # A gain in kg is not a weight: it is left as it is, not coded at 45 kg.
+    for rows in (result.csv("findings"), result.parquet("findings")):
+        [gain] = [f for f in rows if f["rule"] == "trend.weight_gain"]
+        assert (float(gain["value"]), float(gain["threshold"])) == (2.8, 2.0)
     # Hex pseudonyms may hold any run of digits; a decimal point they cannot.
-    for value in (b"181.3", b"38.2", b"236.0"):
+    for value in (b"181.3", b"38.2"):
         assert not any(value in content for content in result.files.values()), value
+    for table in ("readings", "findings"):
+        numbers = [
+            float(row[column])
+            for row in result.csv(table)
+            for column in ("value", "threshold", "systolic", "diastolic")
+            if row.get(column) not in (None, "")
+        ]
+        assert max(numbers) <= 200, table
     coded = result.report()["values_coded"]
-    assert coded["body_weight"] == {"low": 45.0, "high": 150.0, "values_coded": 2}
+    assert coded["body_weight"] == {"low": 45.0, "high": 150.0, "values_coded": 3}
     assert coded["systolic"]["values_coded"] >= 2  # the reading and its finding
     assert result.report()["configuration"]["value_limits"]["systolic"]["high"] == 200
 

@@ -45,7 +45,9 @@ def test_suppression_within_the_share_and_refusal_beyond_it() -> None:
 
 def _needles() -> checks.Needles:
     return checks.Needles.build(
-        [("Per Ola", "Nordmann")], ["SN-4711-XZ"], ["per patient", "the value"]
+        [("Per Ola", "Nordmann"), ("Kari", "Øvergård")],
+        ["SN-4711-XZ"],
+        ["per patient", "the value"],
     )
 
 
@@ -59,6 +61,11 @@ def _needles() -> checks.Needles:
         ("one reading per patient", None),  # "per" is our word as well as a name
         ("9f2c" + generate_identity_number(date(1950, 5, 17), 120) + "ab", None),  # in a hex run
         ("72.12345678901", None),
+        ("«Kari» rang", "a patient's name"),  # non-ASCII punctuation around a name
+        ("NORDMANN\u2019s", "a patient's name"),
+        ("nr.\u00a0" + generate_identity_number(date(1950, 5, 17), 120), "an identity number"),
+        ("device SN-4711-XZ.", "a device serial"),  # a full stop after a serial
+        ("øystein nordmannsen", None),  # a longer word is not the name
     ],
 )
 def test_the_scan_finds_numbers_names_and_serials(text: str, found: str | None) -> None:
