@@ -164,7 +164,9 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _database(url: URL) -> Iterator[None]:
+def _database(url: URL, *, keep: bool = False) -> Iterator[None]:
+    """A fresh database, dropped afterwards; with ``keep``, left in place when the run
+    succeeds (to profile against it), and still dropped when it fails."""
     try:
         # A database of this name is a leftover of an earlier run with the same pid.
         asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
@@ -174,10 +176,16 @@ def _database(url: URL) -> Iterator[None]:
         raise BenchError(f"cannot create {where}: {error}") from None
     try:
         yield
+    except BaseException:
+        keep = False
+        raise
     finally:
-        with _uninterrupted():
-            asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            print(f"dropped database {url.database}", flush=True)
+        if keep:
+            print(f"kept database {url.database}", flush=True)
+        else:
+            with _uninterrupted():
+                asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+                print(f"dropped database {url.database}", flush=True)
 
 
 async def _admin(url: URL, statement: str) -> None:
