@@ -25,7 +25,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -45,16 +44,15 @@ from bench.run import (
     BUSY_WARNING_CORES,
     DEFAULT_SERVER,
     REPO,
-    BenchError,
     _busy_cores,
     _database,
     _dho_command,
     _git,
-    _interrupt,
     _machine,
     _postgres_version,
     _shown,
     _step,
+    guarded,
 )
 from service.auth.principal import DEFAULT_SCOPES, Principal, Role
 from service.careplans import service as careplans
@@ -211,16 +209,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # `make` and CI stop a job with SIGTERM: clean up as for Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        return _bench(args)
-    except KeyboardInterrupt:
-        print("\ninterrupted: everything the run made has been removed", file=sys.stderr)
-        return 130
-    except BenchError as error:
-        print(f"\nbench failed: {error}", file=sys.stderr)
-        return 2
+    return guarded(lambda: _bench(args))
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,10 +66,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    return guarded(lambda: _bench(args))
+
+
+def guarded(bench: Callable[[], int]) -> int:
+    """Run a benchmark so that Ctrl-C and SIGTERM clean up and answer in words."""
     # `make` and CI stop a job with SIGTERM: clean up as for Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        return _bench(args)
+        return bench()
     except KeyboardInterrupt:
         print("\ninterrupted: everything the run made has been removed", file=sys.stderr)
         return 130

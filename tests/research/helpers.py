@@ -34,11 +34,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def register_study(
-    client: httpx.AsyncClient, centre: Centre, researchers: list[str], **overrides: Any
-) -> dict[str, Any]:
+def study_body(centre: Centre, researchers: list[str], **overrides: Any) -> dict[str, Any]:
+    """A valid study registration for the centre, the last 60 days, for 30 days."""
     today = datetime.now(UTC).date()
-    body: dict[str, Any] = {
+    return {
         "title": "Home follow-up and admissions",
         "approval_reference": "REK 2026/4711",
         "purpose": "Evaluate readings, triage and resource use",
@@ -49,6 +48,12 @@ async def register_study(
         "centres": [centre.id],
         **overrides,
     }
+
+
+async def register_study(
+    client: httpx.AsyncClient, centre: Centre, researchers: list[str], **overrides: Any
+) -> dict[str, Any]:
+    body = study_body(centre, researchers, **overrides)
     response = await client.post("/api/studies", json=body, headers=auth(centre.admin_token))
     assert response.status_code == 201, response.text
     study: dict[str, Any] = response.json()

@@ -22,6 +22,7 @@ from tests.research.helpers import (
     register_study,
     researcher,
     run_queued,
+    study_body,
 )
 
 
@@ -67,16 +68,7 @@ async def test_only_admins_register_and_only_for_centres_in_their_reach(
     centre = await create_centre(app, settings)
     other = await create_centre(app, settings)
     subject, token = researcher(settings)
-    body = {
-        "title": "t",
-        "approval_reference": "REK 1",
-        "purpose": "p",
-        "period_start": "2026-01-01",
-        "period_end": "2026-12-31",
-        "expires_at": (utcnow() + timedelta(days=1)).isoformat(),
-        "researchers": [subject],
-        "centres": [other.id],
-    }
+    body = study_body(other, [subject])
     outside = await client.post("/api/studies", json=body, headers=auth(centre.admin_token))
     assert outside.status_code == 400
     as_researcher = await client.post("/api/studies", json=body, headers=bearer(token))

@@ -21,7 +21,7 @@ from tests.factories import (
     observation,
     set_care_plan,
 )
-from tests.research.helpers import export, register_study, researcher
+from tests.research.helpers import export, register_study, researcher, study_body
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -80,16 +80,7 @@ async def test_a_study_cannot_choose_a_column_that_does_not_exist(
 ) -> None:
     centre = await create_centre(app, settings)
     subject, _ = researcher(settings)
-    body = {
-        "title": "t",
-        "approval_reference": "REK 1",
-        "purpose": "p",
-        "period_start": "2026-01-01",
-        "period_end": "2026-12-31",
-        "expires_at": (NOW + timedelta(days=9)).isoformat(),
-        "researchers": [subject],
-        "centres": [centre.id],
-    }
+    body = study_body(centre, [subject])
     for variables in (["readings.identifier"], ["patients.name"], ["readings.note"]):
         response = await client.post(
             "/api/studies", json={**body, "variables": variables}, headers=auth(centre.admin_token)
