@@ -61,10 +61,26 @@ def _sqlite_engine(settings: Settings) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads
-        # and then writes fails at once with SQLITE_BUSY when another writer won.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # and then writes fails at once with SQLITE_BUSY when another writer won. A
+        # connection that only reads (``reading``) begins deferred: in WAL mode it
+        # then never waits for, nor holds up, a writer.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+READ_ONLY = "dho_read_only"
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads only. On SQLite its transaction does not take the write
+    lock, so a long export's page reads do not make a patient's upload wait; on
+    PostgreSQL it is an ordinary connection."""
+    async with engine.connect() as conn:
+        await conn.execution_options(**{READ_ONLY: True})
+        yield conn
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.database import reading
 from service.fhirkit.catalogue import Catalogue
 from service.research import checks, dictionary, kanon, records, report, repository, writers
 from service.research.aggregates import Aggregates
@@ -126,7 +127,7 @@ async def run(
 
 
 async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
-    async with tools.engine.connect() as conn:
+    async with reading(tools.engine) as conn:
         study = await repository.get_study(conn, study_id)
         if study is None:
             raise LookupError("the study no longer exists")
@@ -315,7 +316,7 @@ async def _finish(
         value_limits=plan.limits.describe(),
         aggregates=aggregates,
     )
-    async with tools.engine.connect() as conn:
+    async with reading(tools.engine) as conn:
         source_names, serials = await repository.identities(conn, plan.centres)
     needles = checks.Needles.build(source_names, serials, vocabulary(tools.catalogue, document))
     document["k_reached"] = await asyncio.to_thread(
@@ -359,7 +360,7 @@ async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, i
 
 
 async def _counts(engine: AsyncEngine, plan: Plan, kind: str) -> dict[str, int]:
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         return await repository.counts(conn, kind, plan.centres, plan.window, plan.cut)
 
 
@@ -380,7 +381,7 @@ async def _pages(
     transaction of its own."""
     after: tuple[datetime, str] | None = None
     while True:
-        async with engine.connect() as conn:
+        async with reading(engine) as conn:
             rows = await repository.page(conn, kind, patient_id, plan.window, plan.cut, after, PAGE)
         if rows:
             yield rows
