@@ -69,9 +69,8 @@ class Needles:
     name_words: frozenset[bytes]
     full_names: frozenset[tuple[bytes, bytes]]
     serials: frozenset[bytes]
-    vocabulary: frozenset[bytes]
     # Serials with '-', '_' or '.', each with the set of its word parts.
-    compound_serials: tuple[tuple[bytes, frozenset[bytes]], ...] = ()
+    compound_serials: tuple[tuple[bytes, frozenset[bytes]], ...]
 
     @classmethod
     def build(
@@ -100,7 +99,6 @@ class Needles:
             frozenset(words),
             frozenset(pairs),
             frozenset(plain),
-            frozenset(own),
             tuple((s, frozenset(s.translate(_WORD_BYTES).split())) for s in sorted(spelt - plain)),
         )
 

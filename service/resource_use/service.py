@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -144,11 +145,7 @@ async def actions_of(
     if patient is None:
         raise NotFound("no such patient")
     rows = await repository.events_of_patient(conn, principal, patient.id)
-    correctors = _correctors(rows)
-    return patient.centre_id, [
-        ResourceUseRead.model_validate({**r._asdict(), "corrected_by": correctors.get(r.id)})
-        for r in rows
-    ]
+    return patient.centre_id, _with_correctors(rows, ResourceUseRead)
 
 
 async def report_external(
@@ -237,11 +234,7 @@ async def externals_of(
     if patient is None:
         raise NotFound("no such patient")
     rows = await repository.externals_of_patient(conn, principal, patient.id)
-    correctors = _correctors(rows)
-    return patient.centre_id, [
-        ExternalEventRead.model_validate({**r._asdict(), "corrected_by": correctors.get(r.id)})
-        for r in rows
-    ]
+    return patient.centre_id, _with_correctors(rows, ExternalEventRead)
 
 
 def _require_head(corrector: str | None) -> None:
@@ -259,8 +252,15 @@ def _one_correction_per_row() -> Iterator[None]:
         raise Conflict("this event was corrected by someone else just now; reload it") from None
 
 
-def _correctors(rows: Sequence[Row[Any]]) -> dict[str, str]:
-    return {r.corrects: r.id for r in rows if r.corrects is not None}
+Read = TypeVar("Read", bound=BaseModel)
+
+
+def _with_correctors(rows: Sequence[Row[Any]], model: type[Read]) -> list[Read]:
+    """Every row as read, a corrected one naming the row that replaced it."""
+    correctors = {r.corrects: r.id for r in rows if r.corrects is not None}
+    return [
+        model.model_validate({**r._asdict(), "corrected_by": correctors.get(r.id)}) for r in rows
+    ]
 
 
 def _not_in_future(field: str, moment: datetime, now: datetime, skew: timedelta) -> None:
