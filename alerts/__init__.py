@@ -13,6 +13,7 @@ from alerts.model import Band, Direction, Finding, Judgement, LocalText, Reading
 from alerts.news2 import News2, news2_score
 from alerts.protocols import Protocol, ProtocolError, available_protocols, load_protocol
 from alerts.replay import replay
+from alerts.unjudged import NotJudged, not_judged_advice, reason_for_status
 
 __all__ = [
     "Band",
@@ -22,6 +23,7 @@ __all__ = [
     "Judgement",
     "LocalText",
     "News2",
+    "NotJudged",
     "PlanStatus",
     "Protocol",
     "ProtocolError",
@@ -33,8 +35,10 @@ __all__ = [
     "evaluate",
     "load_protocol",
     "news2_score",
+    "not_judged_advice",
     "patient_advice",
     "propose_bands",
+    "reason_for_status",
     "replay",
     "scan_missing",
 ]

@@ -20,7 +20,7 @@ from service.devices import repository as devices
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import service as ingest
-from service.ingest.resources import etag
+from service.ingest.resources import etag, observation_to_fhir
 from service.models_base import new_id
 from service.patients import repository as patients
 from service.patients.identity_number import DNR_SYSTEM, FNR_SYSTEM
@@ -48,13 +48,16 @@ async def process(
     vault: IdentityVault,
     *,
     max_entries: int,
+    representation: bool = False,
 ) -> dict[str, Any]:
+    """``representation`` (``Prefer: return=representation``): each stored Observation's
+    entry carries the resource, with the verdict the patient's device may show."""
     entries = _entries(bundle, max_entries)
     if bundle["type"] == "transaction":
-        responses = await _transaction(conn, principal, entries, ctx, vault)
+        responses = await _transaction(conn, principal, entries, ctx, vault, representation)
         kind = "transaction-response"
     else:
-        responses = await _batch(conn, principal, entries, ctx, vault)
+        responses = await _batch(conn, principal, entries, ctx, vault, representation)
         kind = "batch-response"
     return {"resourceType": "Bundle", "type": kind, "entry": responses}
 
@@ -94,6 +97,7 @@ async def _transaction(
     entries: Sequence[dict[str, Any]],
     ctx: ingest.IngestContext,
     vault: IdentityVault,
+    representation: bool,
 ) -> list[dict[str, Any]]:
     refs = _references(entries)
     responses: list[dict[str, Any]] = [{} for _ in entries]
@@ -109,7 +113,7 @@ async def _transaction(
             responses[index] = outcome
     stored = await ingest.store(conn, [p for _, p in pending], ctx)
     for (index, _), result in zip(pending, stored, strict=True):
-        responses[index] = _stored_response(result)
+        responses[index] = _stored_response(result, representation)
     return responses
 
 
@@ -119,6 +123,7 @@ async def _batch(
     entries: Sequence[dict[str, Any]],
     ctx: ingest.IngestContext,
     vault: IdentityVault,
+    representation: bool,
 ) -> list[dict[str, Any]]:
     refs = _references(entries)
     responses: list[dict[str, Any]] = [{} for _ in entries]
@@ -127,7 +132,8 @@ async def _batch(
             async with conn.begin_nested():
                 outcome = await _entry(conn, principal, entries[index], ctx, vault, refs)
                 if isinstance(outcome, ingest.PreparedReading):
-                    outcome = _stored_response((await ingest.store(conn, [outcome], ctx))[0])
+                    stored = (await ingest.store(conn, [outcome], ctx))[0]
+                    outcome = _stored_response(stored, representation)
             responses[index] = outcome
         except FhirError as error:
             located = error.within(f"Bundle.entry[{index}].resource")
@@ -325,9 +331,9 @@ def _device_kind(resource: dict[str, Any]) -> str | None:
     return None
 
 
-def _stored_response(result: ingest.Stored) -> dict[str, Any]:
+def _stored_response(result: ingest.Stored, representation: bool) -> dict[str, Any]:
     row = result.row
-    return {
+    entry: dict[str, Any] = {
         "response": {
             "status": "201 Created" if result.created else "200 OK",
             "location": f"Observation/{row['id']}/_history/{row['version_id']}",
@@ -335,3 +341,6 @@ def _stored_response(result: ingest.Stored) -> dict[str, Any]:
             "lastModified": row["received_at"].isoformat(),
         }
     }
+    if representation:
+        entry["resource"] = observation_to_fhir(row, verdict=result.verdict)
+    return entry

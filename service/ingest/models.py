@@ -52,5 +52,8 @@ class Observation(SQLModel, table=True):
     # Our ids of the observations this one refers to (coincident timestamp, derivedFrom,
     # hasMember), resolved within the Bundle it came in.
     links: list[str] | None = Field(default=None, sa_type=JSONType)
+    # Why no rule judged this measurement ("paused", "no_care_plan", "history"), or None
+    # when triage judged it: a later read must not answer "green" for it.
+    not_judged: str | None = Field(default=None, max_length=16)
     resource: str = Field(sa_type=sa.Text)
     version_id: int = 1

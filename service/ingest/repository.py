@@ -44,6 +44,16 @@ async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> s
     return {row.id for row in result}
 
 
+async def mark_not_judged(
+    conn: AsyncConnection, observation_ids: Sequence[str], reason: str
+) -> None:
+    await conn.execute(
+        sa.update(observation)
+        .where(observation.c.id.in_(list(observation_ids)))
+        .values(not_judged=reason)
+    )
+
+
 async def find_by_dedup(
     conn: AsyncConnection, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Row[Any]]:

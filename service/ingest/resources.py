@@ -18,6 +18,13 @@ _COLOUR_DISPLAY = {
     "yellow": "Yellow: beginning deterioration, contact today",
     "red": "Red: acute deterioration, contact now",
 }
+_NOT_JUDGED = {
+    "paused": "Not triaged: follow-up is paused",
+    "ended": "Not triaged: follow-up has ended",
+    "no_care_plan": "Not triaged: the patient has no care plan yet",
+    "history": "Not triaged: imported as earlier history",
+    "not-triaged": "Not triaged",
+}
 
 
 def observation_to_fhir(
@@ -50,13 +57,19 @@ def observation_to_fhir(
 
 def triage_interpretation(verdict: Verdict) -> dict[str, Any]:
     """The traffic light as a CodeableConcept; its text is the advice for the patient in
-    Norwegian (bokmål), with the English as a standard FHIR translation."""
-    coding = {
-        "system": TRIAGE_COLOUR_SYSTEM,
-        "code": verdict.severity,
-        "display": _COLOUR_DISPLAY[verdict.severity],
-    }
-    codings = [coding]
+    Norwegian (bokmål), with the English as a standard FHIR translation. A reading nobody
+    judged gets no colour at all: a flag that says why, and advice that says so."""
+    if verdict.severity is None:
+        reason = verdict.not_judged or "not-triaged"
+        codings = [{"system": FLAGS_SYSTEM, "code": "not-triaged", "display": _NOT_JUDGED[reason]}]
+    else:
+        codings = [
+            {
+                "system": TRIAGE_COLOUR_SYSTEM,
+                "code": verdict.severity,
+                "display": _COLOUR_DISPLAY[verdict.severity],
+            }
+        ]
     if verdict.critical:
         codings.append({"system": TRIAGE_COLOUR_SYSTEM, "code": "critical", "display": "Call 113"})
     translation = {

@@ -99,6 +99,7 @@ async def process_bundle(
         ingest_context(state),
         state.vault,
         max_entries=settings.bundle_max_entries,
+        representation="return=representation" in request.headers.get("prefer", ""),
     )
     await audit.record_bundle(db, principal, str(body["type"]), response)
     return FhirResponse(response)

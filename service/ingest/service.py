@@ -75,8 +75,9 @@ class References:
 class Stored:
     row: Mapping[Any, Any]
     created: bool
-    # The triage colour and the patient's advice; None when the reading is not judged
-    # (a context observation, a patient without a care plan).
+    # The triage colour and the patient's advice. None only for what triage never looks
+    # at (a context observation, ingest without triage); a measurement nobody judged gets
+    # a verdict without a colour that says why.
     verdict: Verdict | None = None
 
 
@@ -142,10 +143,23 @@ async def store(
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]
     verdicts = dict(await ctx.judge.judge(conn, new, ctx.now)) if new else {}
+    await _keep_why_not_judged(conn, verdicts)
     again = [row for row, created in stored if not created]
     if again:
         verdicts.update(await ctx.judge.verdicts(conn, again))
     return [Stored(row, created, verdicts.get(row["id"])) for row, created in stored]
+
+
+async def _keep_why_not_judged(conn: AsyncConnection, verdicts: Mapping[str, Verdict]) -> None:
+    """A reading nobody judged keeps the reason, so a later read answers as the POST did
+    (and never turns into "green" once the patient is active again). Only such readings
+    are written twice; a judged reading costs nothing more."""
+    by_reason: dict[str, list[str]] = {}
+    for observation_id, verdict in verdicts.items():
+        if verdict.not_judged is not None:
+            by_reason.setdefault(verdict.not_judged, []).append(observation_id)
+    for reason, ids in by_reason.items():
+        await repository.mark_not_judged(conn, ids, reason)
 
 
 async def resolve_patient(

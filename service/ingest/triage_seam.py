@@ -32,12 +32,22 @@ class StoredReading:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The traffic-light colour of one reading and what the patient should do."""
+    """The traffic-light colour of one reading and what the patient should do.
 
-    severity: str
+    ``severity`` is None when nothing judged the reading (follow-up paused, no care plan,
+    imported history): ``not_judged`` then says why, and the advice says so to the
+    patient instead of a colour.
+    """
+
+    severity: str | None
     critical: bool
     advice_nb: str
     advice_en: str
+    not_judged: str | None = None
+
+    @property
+    def judged(self) -> bool:
+        return self.severity is not None
 
 
 class ReadingJudge(Protocol):

@@ -1,7 +1,9 @@
 """Live triage: the ``ReadingJudge`` that applies ``alerts/`` to every stored reading.
 
-It runs inside the ingest transaction. A patient without a care plan is not judged
-(there is no protocol to judge by); the reading is stored and carries no colour.
+It runs inside the ingest transaction. A reading that nothing judges (the patient has
+no care plan, or follow-up is paused) gets a verdict without a colour that says so in
+the patient's words: a green "as usual" would reassure someone nobody watches. Ingest
+keeps the reason with the reading, so every later read says the same.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class Triage:
                 continue
             if subject.plan_version is None:
                 await _no_plan(conn, subject, now)
+                verdicts.update(_unjudged(stored, alerts.NotJudged.NO_CARE_PLAN))
+                continue
+            reason = alerts.reason_for_status(subject.status)
+            if reason is not None:
+                verdicts.update(_unjudged(stored, reason))
                 continue
             verdicts.update(await _judge_patient(conn, subject, stored, now))
         return verdicts
@@ -64,6 +71,9 @@ class Triage:
             found.setdefault(f.observation_id, []).append(f)
         verdicts = {}
         for row in measured:
+            if row.get("not_judged") is not None:
+                verdicts[row["id"]] = not_judged_verdict(alerts.NotJudged(row["not_judged"]))
+                continue
             subject = subjects.get(row["patient_id"])
             if subject is None or subject.plan_version is None:
                 continue
@@ -137,6 +147,16 @@ async def _no_plan(conn: AsyncConnection, subject: Row[Any], now: datetime) -> N
     )
     subject_ref = queue_findings.Subject(subject.id, subject.centre_id, None)
     await queue_findings.record(conn, subject_ref, [finding], now)
+
+
+def not_judged_verdict(reason: alerts.NotJudged) -> Verdict:
+    advice = alerts.not_judged_advice(reason)
+    return Verdict(None, False, advice.nb, advice.en, not_judged=reason.value)
+
+
+def _unjudged(stored: Sequence[StoredReading], reason: alerts.NotJudged) -> dict[str, Verdict]:
+    verdict = not_judged_verdict(reason)
+    return {s.observation_id: verdict for s in stored}
 
 
 def _verdict(protocol: alerts.Protocol, found: Sequence[Any]) -> Verdict:
