@@ -1,4 +1,5 @@
-"""The ``dho`` command: serve, migrate, demo, token, worker, report."""
+"""The ``dho`` command: serve, migrate, demo, token, worker, report, export, centre,
+import."""
 
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
     report.add_argument("--lang", choices=["nb", "en"], default="nb")
 
+    from service.centres import command as centre_command
+
+    centre_command.add_arguments(commands)
+
     export = commands.add_parser("export", help="write a study's de-identified export")
     export.add_argument("--study", required=True, help="study id")
     export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
@@ -64,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reencrypt": _reencrypt,
         "report": _report,
         "export": _export,
+        "centre": _centre,
     }[args.command]
     return handler(args)
 
@@ -164,6 +170,12 @@ def _worker(_: argparse.Namespace) -> int:
 
     asyncio.run(both())
     return 0
+
+
+def _centre(args: argparse.Namespace) -> int:
+    from service.centres import command
+
+    return command.run(get_settings(), args)
 
 
 def _export(args: argparse.Namespace) -> int:
