@@ -97,6 +97,15 @@ async def test_sixty_days_of_earlier_readings_become_history_without_items(
     assert systolics.count(195) == 3
     assert await _counts(app, patient.id) == (0, 0)
     assert await queue_of(client, centre) == []
+    # The baseline: the care plan's proposed bands rest on the imported readings.
+    proposed = await client.get(
+        f"/api/patients/{patient.id}/care-plan/proposed-bands",
+        params={"days": 28},
+        headers=auth(centre.nurse_token),
+    )
+    assert proposed.status_code == 200, proposed.text
+    assert proposed.json()["readings"] > 0
+    assert {"systolic", "heart_rate"} <= set(proposed.json()["bands"])
 
     # The missing-reading scan counts from the newest reading: the gap weeks ago is past.
     async with app.state.dho.engine.begin() as conn:
