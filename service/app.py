@@ -18,6 +18,7 @@ from service.auth.dev_issuer import load_or_create_key, public_keyset
 from service.auth.tokens import IssuerKeys, TokenVerifier
 from service.careplans.router import fhir_router as careplans_fhir_router
 from service.careplans.router import router as careplans_router
+from service.centres.router import api_router as centres_api_router
 from service.centres.router import router as centres_router
 from service.database import create_engine
 from service.errors import install_handlers
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(careplans_fhir_router)
     app.include_router(queue_router)
     app.include_router(queue_policy_router)
+    app.include_router(centres_api_router)
     app.include_router(research_router)
     app.include_router(research_fhir_router)
     app.include_router(resource_use_router)

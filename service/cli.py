@@ -1,4 +1,5 @@
-"""The ``dho`` command: serve, migrate, demo, token, worker, report."""
+"""The ``dho`` command: serve, migrate, demo, token, worker, report, export, centre,
+import."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="bring the database schema to the newest revision")
     commands.add_parser("demo", help="load demo centres, patients and readings (idempotent)")
-    commands.add_parser("worker", help="run background jobs")
+    worker = commands.add_parser("worker", help="run background jobs")
+    worker.add_argument(
+        "--once",
+        action="store_true",
+        help="run every job once now and exit (status 1 if a job failed)",
+    )
     commands.add_parser(
         "reencrypt",
         help="move identity numbers and study keys to the current data key (after a rotation)",
@@ -47,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="the HTML file to write")
     report.add_argument("--lang", choices=["nb", "en"], default="nb")
 
+    from service.centres import command as centre_command
+
+    centre_command.add_arguments(commands)
+
+    imports = commands.add_parser(
+        "import", help="a patient's earlier readings (FHIR NDJSON), stored as history"
+    )
+    imports.add_argument("--patient", required=True, help="patient id")
+    imports.add_argument("--file", required=True, type=Path, help="one Observation a line")
+
     export = commands.add_parser("export", help="write a study's de-identified export")
     export.add_argument("--study", required=True, help="study id")
     export.add_argument("--out", required=True, type=Path, help="a new or empty folder")
@@ -64,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reencrypt": _reencrypt,
         "report": _report,
         "export": _export,
+        "centre": _centre,
+        "import": _import,
     }[args.command]
     return handler(args)
 
@@ -154,9 +172,18 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(_: argparse.Namespace) -> int:
+def _worker(args: argparse.Namespace) -> int:
     from service import worker
     from service.research import runner as exports
+
+    if args.once:
+        outcomes = asyncio.run(worker.run_once(get_settings()))
+        for outcome in outcomes:
+            if outcome.result is not None:
+                print(f"{outcome.job}: {outcome.result}")
+            else:
+                print(f"{outcome.job}: FAILED ({outcome.error}; see the log)", file=sys.stderr)
+        return 1 if any(o.result is None for o in outcomes) else 0
 
     async def both() -> None:
         # Research exports run beside the jobs: their own loop, claimed per export row.
@@ -164,6 +191,18 @@ def _worker(_: argparse.Namespace) -> int:
 
     asyncio.run(both())
     return 0
+
+
+def _centre(args: argparse.Namespace) -> int:
+    from service.centres import command
+
+    return command.run(get_settings(), args)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from service.ingest import history_command
+
+    return history_command.run(get_settings(), args.patient, args.file)
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -75,6 +75,15 @@ class Conflict(ApiError):
     fhir_code = "conflict"
 
 
+class Unprocessable(ApiError):
+    """The body is well formed but a field's value is not acceptable; the detail names
+    the field and says how to fix it (the same shape as a schema validation error)."""
+
+    status_code = 422
+    error = "invalid_request"
+    fhir_code = "value"
+
+
 def _is_fhir(request: Request) -> bool:
     return request.url.path.startswith("/fhir")
 

@@ -56,6 +56,13 @@ def centres_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
     return table.c.id.in_(principal.centres)  # type: ignore[no-any-return]
 
 
+def centres_managed_by(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Centres whose details the caller may change: an admin's own, no one else's."""
+    if principal.role is not Role.admin or not principal.centres:
+        return sa.false()
+    return table.c.id.in_(principal.centres)  # type: ignore[no-any-return]
+
+
 def patients_for_readings(principal: Principal, table: Any) -> ColumnElement[bool]:
     """Patients whose readings the caller may write or read (not admins: they manage
     enrolments, they do not read measurements)."""

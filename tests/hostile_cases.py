@@ -29,6 +29,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from service.auth.dev_issuer import load_or_create_key, mint_token
 from service.auth.principal import DEFAULT_SCOPES, Role
+from service.ingest.history import HISTORY_TAG_CODE, HISTORY_TAG_SYSTEM
 from service.patients.identity_number import FNR_SYSTEM
 from service.settings import Settings
 from tests.factories import (
@@ -1108,4 +1109,74 @@ def bad_issue(response: httpx.Response, code: str) -> None:
     assert issue["code"] == code, issue
 
 
-CASES: list[Case] = [*PATIENT, *NURSE_OF_A, *OTHER_ROLES, *ESCALATION, *TOKENS, *INJECTION, *BODIES]
+# --- starting a centre: the centres API and readings flagged as history (issue 12) -------
+
+
+def history_bundle(patient_id: str) -> dict[str, Any]:
+    bundle = reading_bundle("transaction", patient_id)
+    bundle["meta"] = {"tag": [{"system": HISTORY_TAG_SYSTEM, "code": HISTORY_TAG_CODE}]}
+    return bundle
+
+
+def only_centre_a(world: World, response: httpx.Response) -> None:
+    assert [c["id"] for c in response.json()] == [world.a.id]
+
+
+ONBOARDING = [
+    Case(
+        "nurse of A reads B's centre",
+        lambda w, t: get(f"/api/centres/{t.centre}", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "admin of A changes B's centre",
+        lambda w, t: Req("PATCH", f"/api/centres/{t.centre}", w.a.admin_token, json={"name": "A"}),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "admin of A lists centres: only A",
+        lambda w, t: get("/api/centres", w.a.admin_token),
+        200,
+        check=only_centre_a,
+    ),
+    Case(
+        "nurse of A creates a centre",
+        lambda w, t: post(
+            "/api/centres",
+            w.nurse_a,
+            {
+                "id": "x-" + uuid4().hex[:8],
+                "name": "x",
+                "org_number": "974760673",
+                "municipalities": ["1804"],
+            },
+        ),
+        403,
+    ),
+    Case(
+        "patient sends their own readings tagged as history (past triage)",
+        lambda w, t: post("/fhir", w.me.token, history_bundle(w.me.id)),
+        403,
+        check=issue_at("Bundle.meta.tag", "forbidden"),
+    ),
+    Case(
+        "system client of A sends history for B's patient",
+        lambda w, t: post("/fhir", w.system_a, history_bundle(t.patient)),
+        422,
+        like_missing=True,
+        check=issue_at("Bundle.entry[0].resource.subject", "not-found"),
+    ),
+]
+
+CASES: list[Case] = [
+    *PATIENT,
+    *NURSE_OF_A,
+    *OTHER_ROLES,
+    *ESCALATION,
+    *TOKENS,
+    *INJECTION,
+    *BODIES,
+    *ONBOARDING,
+]

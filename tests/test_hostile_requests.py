@@ -227,6 +227,7 @@ async def snapshot(client: httpx.AsyncClient, app: Any, world: World) -> dict[st
         "B's queue policy": await _owner_json(
             client, f"/api/centres/{world.b.id}/queue-policy", nurse
         ),
+        "B's centre": await _owner_json(client, f"/api/centres/{world.b.id}", nurse),
         "rows": counts["others"],
         "my readings": [r["id"] for r in await readings_of(client, world.me)],
         "rows about me": counts["me"],

@@ -55,6 +55,7 @@ QueueReader = Annotated[Principal, Depends(require("Task", "r"))]
 QueueWorker = Annotated[Principal, Depends(require("Task", "u"))]
 OrganizationReader = Annotated[Principal, Depends(require("Organization", "r"))]
 OrganizationManager = Annotated[Principal, Depends(require("Organization", "u"))]
+OrganizationCreator = Annotated[Principal, Depends(require("Organization", "c"))]
 # Resource use: a nurse's logged action is a FHIR Procedure in all but shape, an event
 # outside the service an Encounter, and the evaluation's figures a MeasureReport.
 ResourceUseLogger = Annotated[Principal, Depends(require("Procedure", "c"))]

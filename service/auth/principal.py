@@ -39,7 +39,8 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
     ),
     Role.admin: (
         "user/Patient.crus",
-        "user/Organization.rus",
+        # Create: a new centre (a tenant); update: only their own (service.tenancy).
+        "user/Organization.crus",
         "user/Device.cruds",
         "user/Encounter.crs",
         "user/MeasureReport.rs",

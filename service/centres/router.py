@@ -1,4 +1,5 @@
-"""FHIR Organization: the follow-up centres the caller works in."""
+"""Follow-up centres: FHIR Organization (read), and the admins' API that creates and
+changes them (``/api/centres``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from service.auth.deps import OrganizationSearcher
+from service.auth.deps import (
+    OrganizationCreator,
+    OrganizationManager,
+    OrganizationReader,
+    OrganizationSearcher,
+)
 from service.centres import repository
+from service.centres import service as centres
+from service.centres.schemas import CentreCreate, CentreRead, CentreUpdate
 from service.deps import Db
 from service.fhirkit.bundles import searchset
 from service.fhirkit.responses import FhirResponse
@@ -43,3 +51,31 @@ async def search_organizations(
 ) -> FhirResponse:
     rows = await repository.list_visible(db, principal)
     return FhirResponse(searchset(request, [centre_to_fhir(r) for r in rows], None))
+
+
+api_router = APIRouter(prefix="/api/centres", tags=["Centres"])
+
+
+@api_router.post("", status_code=201)
+async def create_centre(body: CentreCreate, principal: OrganizationCreator, db: Db) -> CentreRead:
+    """Register a follow-up centre (admins). Tokens then name it by ``id``."""
+    return await centres.create(db, principal, body)
+
+
+@api_router.get("")
+async def list_centres(principal: OrganizationSearcher, db: Db) -> list[CentreRead]:
+    """The centres the caller works in."""
+    return await centres.list_visible(db, principal)
+
+
+@api_router.get("/{centre_id}")
+async def read_centre(centre_id: str, principal: OrganizationReader, db: Db) -> CentreRead:
+    return await centres.read(db, principal, centre_id)
+
+
+@api_router.patch("/{centre_id}")
+async def update_centre(
+    centre_id: str, body: CentreUpdate, principal: OrganizationManager, db: Db
+) -> CentreRead:
+    """Change a centre's details or service levels: an admin of that centre only."""
+    return await centres.update(db, principal, centre_id, body)

@@ -13,7 +13,7 @@ from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
 from service.fhirkit.responses import FhirResponse
 from service.ingest import bundle as bundles
-from service.ingest import repository, search
+from service.ingest import history, repository, search
 from service.ingest import service as ingest
 from service.ingest.context import ingest_context
 from service.ingest.resources import etag, observation_to_fhir
@@ -92,11 +92,13 @@ async def process_bundle(
     """A gateway's ``transaction`` (all or nothing) or ``batch`` (entry by entry) Bundle."""
     settings = state.settings
     body, _ = await read_fhir_body(request, settings)
+    # A Bundle tagged as history is stored without triage (service.ingest.history).
+    ctx = history.context_for_bundle(body, principal, ingest_context(state))
     response = await bundles.process(
         db,
         principal,
         body,
-        ingest_context(state),
+        ctx,
         state.vault,
         max_entries=settings.bundle_max_entries,
         representation="return=representation" in request.headers.get("prefer", ""),

@@ -40,6 +40,10 @@ class IngestContext:
     now: datetime
     future_skew: timedelta
     local_zone: ZoneInfo
+    # Earlier readings imported from another service (``service.ingest.history``): stored
+    # like any reading, never handed to the judge. They were judged where they were taken;
+    # judging them here would raise items today for what happened weeks ago.
+    history: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +143,8 @@ async def store(
         else (existing[(row["patient_id"], row["dedup_key"])]._mapping, False)
         for row in rows
     ]
+    if ctx.history:  # stored, never judged: see IngestContext.history
+        return [Stored(row, created) for row, created in stored]
     new = [
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]

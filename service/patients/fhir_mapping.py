@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from service.fhirkit.outcome import FhirError
@@ -16,6 +16,9 @@ from service.patients.identity_number import (
 
 # no-basis (HL7 Norway) carries the kommunenummer as an extension on the address.
 MUNICIPALITY_EXTENSION = "http://hl7.no/fhir/StructureDefinition/no-basis-municipalitycode"
+# When follow-up really started, for a patient moved from another service (a local date
+# of the centre; answered as the instant it stands for). Absent: follow-up starts now.
+FOLLOW_UP_START_EXTENSION = "https://fhir.dho.example/StructureDefinition/follow-up-start"
 GENDERS = frozenset({"male", "female", "other", "unknown"})
 
 
@@ -30,6 +33,8 @@ class Enrolment:
     municipality: str
     centre_reference: str | None
     other_identifiers: tuple[tuple[str, str], ...] = ()
+    # (the local date follow-up started, the element that said so) or None: now.
+    follow_up_start: tuple[date, str] | None = None
 
 
 def enrolment_from_fhir(resource: dict[str, Any]) -> Enrolment:
@@ -79,7 +84,23 @@ def enrolment_from_fhir(resource: dict[str, Any]) -> Enrolment:
             for i in resource.get("identifier") or ()
             if i.get("system") and i.get("value") and i["system"] not in (FNR_SYSTEM, DNR_SYSTEM)
         ),
+        follow_up_start=_follow_up_start(resource),
     )
+
+
+def _follow_up_start(resource: dict[str, Any]) -> tuple[date, str] | None:
+    for index, extension in enumerate(resource.get("extension") or ()):
+        if not isinstance(extension, dict) or extension.get("url") != FOLLOW_UP_START_EXTENSION:
+            continue
+        expression = f"Patient.extension[{index}].valueDate"
+        value = extension.get("valueDate")
+        try:
+            return date.fromisoformat(value if isinstance(value, str) else ""), expression
+        except ValueError:
+            raise FhirError.one(
+                422, "value", "the follow-up start is a date (YYYY-MM-DD)", expression
+            ) from None
+    return None
 
 
 def _identity(resource: dict[str, Any]) -> tuple[str, str]:
@@ -117,6 +138,10 @@ def _checked_municipality(code: str, expression: str) -> str:
     return code
 
 
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def patient_to_fhir(row: Any, identity_value: str | None) -> dict[str, Any]:
     resource: dict[str, Any] = {
         "resourceType": "Patient",
@@ -141,6 +166,9 @@ def patient_to_fhir(row: Any, identity_value: str | None) -> dict[str, Any]:
             }
         ],
         "managingOrganization": {"reference": f"Organization/{row.centre_id}"},
+        "extension": [
+            {"url": FOLLOW_UP_START_EXTENSION, "valueDateTime": _instant(row.enrolled_at)}
+        ],
     }
     if identity_value is not None:
         resource["identifier"] = [{"system": row.identity_system, "value": identity_value}]

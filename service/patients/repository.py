@@ -1,4 +1,5 @@
-"""Queries of patients, always restricted to what the caller may reach."""
+"""Queries of patients, restricted to what the caller may reach (``centre_of`` is the
+operator's, for the command line)."""
 
 from __future__ import annotations
 
@@ -125,3 +126,10 @@ async def set_identity_ciphertext(
         .where(patient.c.id == patient_id, patient.c.identity_key_id == was_key_id)
         .values(identity_ciphertext=ciphertext, identity_key_id=key_id)
     )
+
+
+async def centre_of(conn: AsyncConnection, patient_id: str) -> str | None:
+    """The patient's centre, for the operator's ``dho import`` (which then acts as a system
+    client of that centre, so every later query is scoped as a request's would be)."""
+    query = sa.select(patient.c.centre_id).where(patient.c.id == patient_id)
+    return (await conn.execute(query)).scalar_one_or_none()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,6 +18,9 @@ from service.patients import repository
 from service.patients.fhir_mapping import enrolment_from_fhir, patient_to_fhir
 from service.patients.identity_vault import IdentityVault
 
+# How far back an enrolment may start: two years of another service's history.
+MAX_BACKDATED_DAYS = 730
+
 
 async def enrol(
     conn: AsyncConnection,
@@ -26,21 +30,26 @@ async def enrol(
     *,
     enrolled_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """Enrol the patient; ``enrolled_at`` (default now) lets a loader of past data (the
-    demo, a migration from another system) start follow-up when it really started."""
+    """Enrol the patient. Follow-up starts now, or on the day the resource's
+    follow-up-start extension names (a patient moved from another service: their
+    missing-reading clock then counts from that day or their imported readings, not
+    from today); ``enrolled_at`` lets the demo loader set the moment itself."""
     validate(resource, "Patient")
     enrolment = enrolment_from_fhir(resource)
     centre_id = _centre_for(principal, enrolment.centre_reference)
-    if await centres.get(conn, centre_id) is None:
+    centre = await centres.get(conn, centre_id)
+    if centre is None:
         raise FhirError.one(
             422, "not-found", "no such follow-up centre", "Patient.managingOrganization"
         )
+    now = utcnow()
+    if enrolment.follow_up_start is not None:
+        enrolled_at = follow_up_start(*enrolment.follow_up_start, ZoneInfo(centre.time_zone), now)
     identity_hash = vault.lookup_hash(enrolment.identity_system, enrolment.identity_value)
     if await repository.identity_exists(conn, identity_hash):
         raise FhirError.one(
             409, "duplicate", "this person is already enrolled", "Patient.identifier"
         )
-    now = utcnow()
     patient_id = new_id()
     values: dict[str, Any] = {
         "id": patient_id,
@@ -85,6 +94,28 @@ async def enrol(
     row = await repository.get_visible(conn, principal, patient_id)
     assert row is not None
     return patient_to_fhir(row, enrolment.identity_value)
+
+
+def follow_up_start(day: date, expression: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """The moment follow-up started, for a patient moved from another service: the start
+    of ``day`` in the centre's zone (today: now, as for any enrolment). Not after today,
+    and not more than ``MAX_BACKDATED_DAYS`` back: a later date would start the clocks in
+    the future, an older one is a typo rather than a transfer."""
+    today = now.astimezone(zone).date()
+    if day > today:
+        raise FhirError.one(
+            422, "value", "follow-up cannot start after today (in the centre's zone)", expression
+        )
+    if day < today - timedelta(days=MAX_BACKDATED_DAYS):
+        raise FhirError.one(
+            422,
+            "value",
+            f"follow-up can start at most {MAX_BACKDATED_DAYS} days before today",
+            expression,
+        )
+    if day == today:
+        return now
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def _centre_for(principal: Principal, reference: str | None) -> str:
