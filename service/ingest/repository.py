@@ -206,14 +206,18 @@ async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
 
 
 async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
-    """(patient, device, last received_at) for every device that sent a reading."""
+    """(patient, device, last received_at) for every device that sent a reading. Imported
+    history was received today but says nothing about the device being in use now."""
     query = (
         sa.select(
             observation.c.patient_id,
             observation.c.device_id,
             sa.func.max(observation.c.received_at).label("last_at"),
         )
-        .where(observation.c.device_id.is_not(None))
+        .where(
+            observation.c.device_id.is_not(None),
+            sa.or_(observation.c.not_judged.is_(None), observation.c.not_judged != "history"),
+        )
         .group_by(observation.c.patient_id, observation.c.device_id)
     )
     return (await conn.execute(query)).all()

@@ -120,7 +120,8 @@ async def prepare(
     if device is not None and reading.clock is None:
         reading = clocks.corrected(reading, device.clock_offset_seconds, device.clock_doubtful)
     check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
-    if reading.clock is not None and device is not None:
+    # Imported history tells nothing about the device's clock today.
+    if reading.clock is not None and device is not None and not ctx.history:
         await _set_clock(conn, device, reading)
     verbatim = raw.decode() if raw is not None else orjson.dumps(resource).decode()
     row = _row(reading, verbatim, patient, device.id if device else None, ctx.now)
@@ -134,6 +135,9 @@ async def store(
     conn: AsyncConnection, prepared: Sequence[PreparedReading], ctx: IngestContext
 ) -> list[Stored]:
     rows = [p.row for p in prepared]
+    if ctx.history:  # stored, never judged: see IngestContext.history
+        for row in rows:
+            row["not_judged"] = "history"
     inserted = await repository.insert_new(conn, rows)
     repeats = [(r["patient_id"], r["dedup_key"]) for r in rows if r["id"] not in inserted]
     existing = await repository.find_by_dedup(conn, repeats)
@@ -143,8 +147,9 @@ async def store(
         else (existing[(row["patient_id"], row["dedup_key"])]._mapping, False)
         for row in rows
     ]
-    if ctx.history:  # stored, never judged: see IngestContext.history
-        return [Stored(row, created) for row, created in stored]
+    if ctx.history:  # the verdict says so: "saved as earlier history, not assessed"
+        verdicts = await ctx.judge.verdicts(conn, [row for row, _ in stored])
+        return [Stored(row, created, verdicts.get(row["id"])) for row, created in stored]
     new = [
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]

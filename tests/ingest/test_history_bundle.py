@@ -109,3 +109,34 @@ async def test_the_missing_reading_clock_counts_from_the_imported_readings(
     assert (finding["rule"], finding["measurement"]) == ("missing.reading", "body_weight")
     # Hours since the last imported weighing: about 72, not hours since enrolment.
     assert 71 < finding["value"] < 74
+
+
+async def test_history_reads_back_as_not_assessed_and_its_device_is_not_heard_now(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """A patient (or a chart) reading imported history is told it was not assessed, never
+    "as usual"; and a kit heard only in the old service's data raises no silent-device item
+    days after the import."""
+    centre = await create_centre(app, settings)
+    start = datetime.now(UTC).date() - timedelta(days=30)
+    patient = await enrol_from(client, settings, centre, start)
+    await set_care_plan(client, patient, "heart_failure")
+    system = auth(mint_token(settings, role=Role.system, subject="old-dho", centres=[centre.id]))
+    bundle = gateway_bundle(patient.identity_number, _red_readings(patient, 20), "SN-H4")
+    bundle["meta"] = {"tag": [HISTORY_TAG]}
+    response = await client.post(
+        "/fhir", json=bundle, headers={**system, "Prefer": "return=representation"}
+    )
+    assert response.status_code == 200, response.text
+    answered = [e["resource"] for e in response.json()["entry"] if "resource" in e]
+    for resource in [*answered, *await readings_of(client, patient)]:
+        [concept] = [
+            c for c in resource["interpretation"] if c["coding"][0]["code"] == "not-triaged"
+        ]
+        assert "history" in concept["coding"][0]["display"]
+        assert "historikk" in concept["text"]
+    assert len(answered) == 2
+    async with app.state.dho.engine.begin() as conn:
+        await jobs.scan_missing_readings(conn, datetime.now(UTC) + timedelta(days=4))
+    rules = {f["rule"] for i in await queue_of(client, centre) for f in i["findings"]}
+    assert "device.silent" not in rules
