@@ -335,3 +335,62 @@ async def test_a_run_of_three_falls_with_one_of_its_readings_and_a_longer_run_st
     assert (await _retract(client, patient.token, posted[1]["id"])).status_code == 200
     assert await queue_of(client, centre) == []
     assert (await _item(client, centre, item["id"]))["outcome"] == "withdrawn"
+
+
+def _bundle(*entries: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": list(entries)}
+
+
+async def test_a_transaction_retracts_with_a_put_entry_beside_a_new_reading(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    centre, patient = await _patient(client, app, settings)
+    red = await _post(client, patient, blood_pressure(patient.id, 185, 95))
+    stored = await _read(client, patient.token, red["id"])
+    request_id = new_request_id()
+    bundle = _bundle(
+        {
+            "resource": _retraction_of(stored),
+            "request": {"method": "PUT", "url": f"Observation/{red['id']}", "ifMatch": 'W/"1"'},
+        },
+        {
+            "resource": observation(patient.id, value=70),
+            "request": {"method": "POST", "url": "Observation"},
+        },
+    )
+    response = await client.post(
+        "/fhir", json=bundle, headers=with_request_id(patient.headers, request_id)
+    )
+    assert response.status_code == 200, response.text
+    answers = [e["response"] for e in response.json()["entry"]]
+    assert answers[0]["status"] == "200 OK"
+    assert answers[0]["location"] == f"Observation/{red['id']}/_history/2"
+    assert answers[1]["status"] == "201 Created"
+    assert (await _read(client, patient.token, red["id"]))["status"] == "entered-in-error"
+    assert await queue_of(client, centre) == []
+    records = await records_of_request(client, auditor_token(settings, centre), request_id)
+    assert ("U", "update", red["id"]) in {
+        (r["action"], r["subtype"], r["resource_id"]) for r in records
+    }
+
+
+async def test_a_transaction_whose_put_entry_changes_a_value_stores_nothing(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    centre, patient = await _patient(client, app, settings)
+    red = await _post(client, patient, blood_pressure(patient.id, 185, 95))
+    changed = _retraction_of(await _read(client, patient.token, red["id"]))
+    changed["component"][0]["valueQuantity"]["value"] = 120
+    bundle = _bundle(
+        {
+            "resource": observation(patient.id, value=70),
+            "request": {"method": "POST", "url": "Observation"},
+        },
+        {"resource": changed, "request": {"method": "PUT", "url": f"Observation/{red['id']}"}},
+    )
+    response = await client.post("/fhir", json=bundle, headers=patient.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["issue"][0]["expression"] == ["Bundle.entry[1].resource.component"]
+    assert [r["id"] for r in await readings_of(client, patient)] == [red["id"]]
+    assert (await _read(client, patient.token, red["id"]))["meta"]["versionId"] == "1"
+    assert [i["severity"] for i in await queue_of(client, centre)] == ["red"]
