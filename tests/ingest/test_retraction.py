@@ -394,3 +394,25 @@ async def test_a_transaction_whose_put_entry_changes_a_value_stores_nothing(
     assert [r["id"] for r in await readings_of(client, patient)] == [red["id"]]
     assert (await _read(client, patient.token, red["id"]))["meta"]["versionId"] == "1"
     assert [i["severity"] for i in await queue_of(client, centre)] == ["red"]
+
+
+async def test_a_batch_answers_a_refused_put_entry_and_stores_the_rest(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    _, patient = await _patient(client, app, settings)
+    reading = await _post(client, patient, observation(patient.id, value=75))
+    stale = {
+        "resource": _retraction_of(await _read(client, patient.token, reading["id"])),
+        "request": {"method": "PUT", "url": f"Observation/{reading['id']}", "ifMatch": 'W/"5"'},
+    }
+    new = {
+        "resource": observation(patient.id, value=76),
+        "request": {"method": "POST", "url": "Observation"},
+    }
+    bundle = {**_bundle(stale, new), "type": "batch"}
+    response = await client.post("/fhir", json=bundle, headers=patient.headers)
+    assert response.status_code == 200, response.text
+    answers = [e["response"]["status"] for e in response.json()["entry"]]
+    assert answers == ["412 Precondition Failed", "201 Created"]
+    assert (await _read(client, patient.token, reading["id"]))["status"] == "final"
+    assert len(await readings_of(client, patient)) == 2
