@@ -4,7 +4,7 @@ from service.audit.models import AuditEvent
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
-from service.ingest.models import Observation
+from service.ingest.models import Observation, ObservationVersion
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
 from service.queue.models import Finding, QueuePolicy, Snooze, TriageEvent, TriageItem
@@ -28,6 +28,7 @@ __all__ = [
     "Finding",
     "JobRun",
     "Observation",
+    "ObservationVersion",
     "Patient",
     "PatientIdentifier",
     "PatientStatus",

@@ -1104,6 +1104,96 @@ BODIES = [
 ]
 
 
+def retraction(observation_id: str) -> dict[str, Any]:
+    """A retraction of a reading (``PUT /fhir/Observation/{id}``), as a stranger could
+    write one without having read the reading."""
+    return {"resourceType": "Observation", "id": observation_id, "status": "entered-in-error"}
+
+
+def retract(token: str, observation_id: str, **kw: Any) -> Req:
+    return put(f"/fhir/Observation/{observation_id}", token, retraction(observation_id), **kw)
+
+
+RETRACTIONS = [
+    Case(
+        "patient retracts another patient's Observation",
+        lambda w, t: retract(w.me.token, t.observation),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient retracts another patient's Observation with a stale If-Match",
+        lambda w, t: retract(w.me.token, t.observation, headers={"If-Match": 'W/"9"'}),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A retracts an Observation of B",
+        lambda w, t: retract(w.nurse_a, t.observation),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "gateway of A retracts an Observation of B",
+        lambda w, t: retract(w.system_a, t.observation),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "admin of B retracts an Observation of B",
+        lambda w, t: retract(w.b.admin_token, t.observation),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "researcher retracts an Observation",
+        lambda w, t: retract(w.token(Role.researcher, centres=[t.centre]), t.observation),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of B without user/Observation.u retracts an Observation of B",
+        lambda w, t: retract(
+            w.token(Role.nurse, centres=[w.b.id], scopes=["user/Observation.rs"]), t.observation
+        ),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "patient reads version 1 of another patient's Observation",
+        lambda w, t: get(f"/fhir/Observation/{t.observation}/_history/1", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A reads version 1 of an Observation of B",
+        lambda w, t: get(f"/fhir/Observation/{t.observation}/_history/1", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "body: retraction of B's Observation over 1 MiB",
+        lambda w, t: Req(
+            "PUT",
+            f"/fhir/Observation/{t.observation}",
+            nurse_b(w),
+            content=orjson.dumps({**retraction(t.observation), "note": [{"text": "x" * MIB}]}),
+        ),
+        413,
+        check=lambda w, r: bad_issue(r, "too-costly"),
+    ),
+    Case(
+        "nurse of B retracts B's Observation changing its value",
+        lambda w, t: put(
+            f"/fhir/Observation/{t.observation}",
+            nurse_b(w),
+            {**retraction(t.observation), "valueQuantity": {"value": 1, "code": "/min"}},
+        ),
+        422,
+    ),
+]
+
+
 def bad_issue(response: httpx.Response, code: str) -> None:
     issue = response.json()["issue"][0]
     assert issue["code"] == code, issue
@@ -1179,4 +1269,5 @@ CASES: list[Case] = [
     *INJECTION,
     *BODIES,
     *ONBOARDING,
+    *RETRACTIONS,
 ]

@@ -18,6 +18,8 @@ INTERACTION_ROUTES = {
     "create": ("POST", "/fhir/{type}"),
     "read": ("GET", "/fhir/{type}/{id}"),
     "search-type": ("GET", "/fhir/{type}"),
+    "update": ("PUT", "/fhir/{type}/{id}"),
+    "vread": ("GET", "/fhir/{type}/{id}/_history/{vid}"),
 }
 
 
@@ -29,6 +31,7 @@ def _routes() -> set[tuple[str, str]]:
         generic = path
         for name in ("{observation_id}", "{patient_id}", "{study_id}"):
             generic = generic.replace(name, "{id}")
+        generic = generic.replace("{version_id}", "{vid}")
         routes.update((method.upper(), generic) for method in operations)
     return routes
 

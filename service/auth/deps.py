@@ -44,6 +44,8 @@ def require(resource_type: str, interaction: Interaction) -> Callable[..., Await
 ObservationCreator = Annotated[Principal, Depends(require("Observation", "c"))]
 ObservationReader = Annotated[Principal, Depends(require("Observation", "r"))]
 ObservationSearcher = Annotated[Principal, Depends(require("Observation", "s"))]
+# Update is only ever a retraction (service/ingest/retraction.py).
+ObservationUpdater = Annotated[Principal, Depends(require("Observation", "u"))]
 PatientCreator = Annotated[Principal, Depends(require("Patient", "c"))]
 PatientReader = Annotated[Principal, Depends(require("Patient", "r"))]
 PatientSearcher = Annotated[Principal, Depends(require("Patient", "s"))]

@@ -22,10 +22,12 @@ Interaction = str
 
 _V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 
+# Observation "u" is a retraction only (status entered-in-error): the patient, their
+# gateway and the centre's nurses may withdraw a reading sent in error.
 DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
-    Role.patient: ("patient/Observation.crs", "patient/Patient.rs", "patient/CarePlan.rs"),
+    Role.patient: ("patient/Observation.crus", "patient/Patient.rs", "patient/CarePlan.rs"),
     Role.nurse: (
-        "user/Observation.rs",
+        "user/Observation.rus",
         "user/CarePlan.rus",
         "user/Task.rus",
         "user/Patient.crus",
@@ -47,7 +49,7 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
     ),
     Role.researcher: ("user/Group.rs",),
     Role.system: (
-        "system/Observation.crs",
+        "system/Observation.crus",
         "system/Device.crs",
         "system/Patient.rs",
         "system/Encounter.crs",

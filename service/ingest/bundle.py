@@ -15,12 +15,14 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.devices import repository as devices
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
+from service.ingest import retraction
 from service.ingest import service as ingest
-from service.ingest.resources import etag, observation_to_fhir
+from service.ingest.resources import etag
 from service.models_base import new_id
 from service.patients import repository as patients
 from service.patients.identity_number import DNR_SYSTEM, FNR_SYSTEM
@@ -33,6 +35,7 @@ _STATUS_TEXT = {
     403: "403 Forbidden",
     404: "404 Not Found",
     409: "409 Conflict",
+    412: "412 Precondition Failed",
     413: "413 Payload Too Large",
     422: "422 Unprocessable Entity",
 }
@@ -188,6 +191,8 @@ async def _entry(
     if not isinstance(resource, dict) or not isinstance(request, dict):
         raise FhirError.one(422, "required", "each entry needs a resource and a request", "Entry")
     kind = resource.get("resourceType")
+    if kind == "Observation" and request.get("method") == "PUT":
+        return await _retract(conn, principal, resource, request, ctx)
     if request.get("method") != "POST" or str(request.get("url", "")).split("?")[0] != kind:
         raise FhirError.one(
             422,
@@ -342,5 +347,51 @@ def _stored_response(result: ingest.Stored, representation: bool) -> dict[str, A
         }
     }
     if representation:
-        entry["resource"] = observation_to_fhir(row, verdict=result.verdict)
+        entry["resource"] = retraction.render(row, verdict=result.verdict)
     return entry
+
+
+async def _retract(
+    conn: AsyncConnection,
+    principal: Principal,
+    resource: dict[str, Any],
+    request: dict[str, Any],
+    ctx: ingest.IngestContext,
+) -> dict[str, Any]:
+    """``PUT Observation/{id}``: a retraction, as ``PUT /fhir/Observation/{id}`` alone
+    (service/ingest/retraction.py), audited as the update it is."""
+    url = str(request.get("url", ""))
+    observation_id = url.removeprefix("Observation/")
+    if not url.startswith("Observation/") or not observation_id or "/" in observation_id:
+        raise FhirError.one(
+            422, "not-supported", "a PUT entry's url must be Observation/{id}", "Entry.request"
+        )
+    if_match = request.get("ifMatch")
+    result = await retraction.retract(
+        conn,
+        principal,
+        observation_id,
+        resource,
+        if_match=if_match if isinstance(if_match, str) else None,
+        judge=ctx.judge,
+        now=ctx.now,
+    )
+    row = result.row
+    await audit.record(
+        conn,
+        principal,
+        action=audit.UPDATE,
+        subtype="update",
+        resource_type="Observation",
+        resource_id=row["id"],
+        patient_id=row["patient_id"],
+        centre_id=row["centre_id"],
+    )
+    return {
+        "response": {
+            "status": "200 OK",
+            "location": f"Observation/{row['id']}/_history/{row['version_id']}",
+            "etag": etag(row),
+            "lastModified": retraction.last_updated(row).isoformat(),
+        }
+    }

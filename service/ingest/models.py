@@ -12,6 +12,11 @@ from sqlmodel import Field, SQLModel
 from service.db_types import JSONType, UTCDateTime
 from service.models_base import new_id, utcnow
 
+# The FHIR status of a retracted reading: kept, served on read, left out everywhere a
+# reading counts (search by default, triage evidence, the missing-reading scan, the
+# evaluation, research exports).
+ENTERED_IN_ERROR = "entered-in-error"
+
 
 class Observation(SQLModel, table=True):
     __tablename__ = "observation"
@@ -57,3 +62,28 @@ class Observation(SQLModel, table=True):
     not_judged: str | None = Field(default=None, max_length=16)
     resource: str = Field(sa_type=sa.Text)
     version_id: int = 1
+    # A retraction (status entered-in-error, service/ingest/retraction.py): when and by
+    # whom. The version it replaced is kept whole in ``observation_version``.
+    retracted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    retracted_by: str | None = Field(default=None, max_length=200)
+    retracted_by_role: str | None = Field(default=None, max_length=16)
+
+
+class ObservationVersion(SQLModel, table=True):
+    """An earlier version of a stored reading, exactly as it was served: a reading is
+    never changed without keeping what it said before (FHIR ``_history``)."""
+
+    __tablename__ = "observation_version"
+    __table_args__ = (sa.UniqueConstraint("observation_id", "version_id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    centre_id: str = Field(foreign_key="centre.id", max_length=64)
+    patient_id: str = Field(foreign_key="patient.id", max_length=36)
+    observation_id: str = Field(foreign_key="observation.id", max_length=36)
+    version_id: int
+    status: str = Field(max_length=16)
+    resource: str = Field(sa_type=sa.Text)
+    # When this version became current, and when and by whom it was replaced.
+    last_updated: datetime = Field(sa_type=UTCDateTime)
+    superseded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    superseded_by: str = Field(max_length=200)

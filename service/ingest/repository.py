@@ -19,10 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
 from service.db_types import UTCDateTime
-from service.ingest.models import Observation
+from service.ingest.models import ENTERED_IN_ERROR, Observation
 from service.tenancy import measurements_visible_to
 
 observation = Observation.__table__  # type: ignore[attr-defined]
+# Retracted readings are no evidence of anything: every query that counts or judges
+# readings leaves them out.
+NOT_RETRACTED = observation.c.status != ENTERED_IN_ERROR
 
 
 @functools.cache
@@ -85,8 +88,14 @@ async def search_visible(
     newest_first: bool,
     after: tuple[datetime, str] | None,
     limit: int,
+    statuses: Sequence[str] | None = None,
 ) -> Sequence[Row[Any]]:
+    """``statuses`` None: every reading but the retracted ones (fhir/README.md)."""
     query = sa.select(observation).where(measurements_visible_to(principal, observation))
+    if statuses is None:
+        query = query.where(NOT_RETRACTED)
+    else:
+        query = query.where(observation.c.status.in_(list(statuses)))
     if patient_id is not None:
         query = query.where(observation.c.patient_id == patient_id)
     if codes is not None:
@@ -133,6 +142,7 @@ async def recent_measurements(
             observation.c.patient_id.in_(list(patient_ids)),
             observation.c.effective_at >= since,
             observation.c.kind == "measurement",
+            NOT_RETRACTED,
         )
         .order_by(observation.c.effective_at.desc())
         .limit(limit)
@@ -148,6 +158,7 @@ def _evidence_query() -> Any:
         .where(
             observation.c.patient_id == sa.bindparam("patient_id"),
             observation.c.kind == "measurement",
+            NOT_RETRACTED,
             sa.or_(
                 sa.and_(
                     observation.c.measurement.in_(sa.bindparam("measurements", expanding=True)),
@@ -199,7 +210,7 @@ async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
             observation.c.measurement,
             sa.func.max(observation.c.effective_at).label("last_at"),
         )
-        .where(observation.c.kind == "measurement")
+        .where(observation.c.kind == "measurement", NOT_RETRACTED)
         .group_by(observation.c.patient_id, observation.c.measurement)
     )
     return (await conn.execute(query)).all()

@@ -6,17 +6,23 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from service.audit import service as audit
-from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
+from service.auth.deps import (
+    ObservationCreator,
+    ObservationReader,
+    ObservationSearcher,
+    ObservationUpdater,
+)
 from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
 from service.fhirkit.responses import FhirResponse
 from service.ingest import bundle as bundles
-from service.ingest import history, repository, search
+from service.ingest import history, repository, retraction, retraction_repository, search
 from service.ingest import service as ingest
 from service.ingest.context import ingest_context
-from service.ingest.resources import etag, observation_to_fhir
+from service.ingest.resources import etag
+from service.models_base import utcnow
 from service.state import app_state
 
 router = APIRouter(prefix="/fhir", tags=["FHIR readings"])
@@ -81,7 +87,7 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
     if "return=minimal" in request.headers.get("prefer", ""):
         return Response(status_code=status, headers=headers)
     received = body if result.created else None
-    resource = observation_to_fhir(row, received, result.verdict)
+    resource = retraction.render(row, received, result.verdict)
     return FhirResponse(resource, status_code=status, headers=headers)
 
 
@@ -125,7 +131,7 @@ async def read_observation(
         centre_id=row.centre_id,
     )
     verdicts = await state.judge.verdicts(db, [row._mapping])
-    resource = observation_to_fhir(row._mapping, verdict=verdicts.get(row.id))
+    resource = retraction.render(row._mapping, verdict=verdicts.get(row.id))
     return FhirResponse(resource, headers={"ETag": etag(row._mapping)})
 
 
@@ -151,6 +157,7 @@ async def search_observations(
         newest_first=query.newest_first,
         after=query.after,
         limit=query.count + 1,
+        statuses=query.statuses,
     )
     page = rows[: query.count]
     cursor = None
@@ -166,5 +173,85 @@ async def search_observations(
         requested_patient=query.patient_id,
     )
     verdicts = await state.judge.verdicts(db, [row._mapping for row in page])
-    resources = [observation_to_fhir(row._mapping, verdict=verdicts.get(row.id)) for row in page]
+    resources = [retraction.render(row._mapping, verdict=verdicts.get(row.id)) for row in page]
     return FhirResponse(searchset(request, resources, cursor))
+
+
+@router.put(
+    "/Observation/{observation_id}",
+    openapi_extra={
+        **_FHIR_BODY,
+        "parameters": [
+            {
+                "name": "If-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": 'the version the update is based on, as W/"n"; 412 if stale',
+            }
+        ],
+    },
+)
+async def update_observation(
+    observation_id: str, request: Request, principal: ObservationUpdater, db: Db, state: State
+) -> Response:
+    """Retract a reading: the stored resource with status ``entered-in-error``, the only
+    update a reading accepts (service/ingest/retraction.py)."""
+    body, _ = await read_fhir_body(request, state.settings)
+    result = await retraction.retract(
+        db,
+        principal,
+        observation_id,
+        body,
+        if_match=request.headers.get("if-match"),
+        judge=state.judge,
+        now=utcnow(),
+    )
+    row = result.row
+    await audit.record(
+        db,
+        principal,
+        action=audit.UPDATE,
+        subtype="update",
+        resource_type="Observation",
+        resource_id=row["id"],
+        patient_id=row["patient_id"],
+        centre_id=row["centre_id"],
+    )
+    headers = {
+        "Location": f"{request.base_url}fhir/Observation/{row['id']}/_history/{row['version_id']}",
+        "ETag": etag(row),
+    }
+    if "return=minimal" in request.headers.get("prefer", ""):
+        return Response(status_code=200, headers=headers)
+    return FhirResponse(retraction.render(row), headers=headers)
+
+
+@router.get("/Observation/{observation_id}/_history/{version_id}")
+async def read_observation_version(
+    observation_id: str, version_id: int, principal: ObservationReader, db: Db
+) -> FhirResponse:
+    """One version of a reading: the current one, or an earlier one kept by an update."""
+    row = await repository.get_visible(db, principal, observation_id)
+    if row is None:
+        raise not_found("Observation")
+    if version_id == row.version_id:
+        resource = retraction.render(row._mapping)
+    else:
+        kept = await retraction_repository.version_visible(
+            db, principal, observation_id, version_id
+        )
+        if kept is None:
+            raise not_found("Observation version")
+        resource = retraction.render_version(row._mapping, kept._mapping)
+    await audit.record(
+        db,
+        principal,
+        action=audit.READ,
+        subtype="vread",
+        resource_type="Observation",
+        resource_id=row.id,
+        patient_id=row.patient_id,
+        centre_id=row.centre_id,
+    )
+    return FhirResponse(resource, headers={"ETag": f'W/"{version_id}"'})

@@ -17,7 +17,21 @@ from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.params import positive_count
 
-KNOWN = {"patient", "subject", "code", "date", "_count", "_sort", "_cursor"}
+KNOWN = {"patient", "subject", "code", "date", "status", "_count", "_sort", "_cursor"}
+# FHIR R4 ObservationStatus. Without ``status``, a search leaves retracted readings
+# (entered-in-error) out; naming it includes them (fhir/README.md).
+STATUSES = frozenset(
+    {
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    }
+)
 # Bounds on what one search may ask for: more than this is no clinical question, and
 # every value is a bound parameter (PostgreSQL takes at most 32,767 per statement).
 MAX_CODES = 50
@@ -35,6 +49,7 @@ class ObservationQuery:
     newest_first: bool
     after: tuple[datetime, str] | None
     count: int
+    statuses: list[str] | None = None
 
 
 def parse(
@@ -61,6 +76,7 @@ def parse(
         raise _bad(f"date: at most {MAX_DATES} date parameters in one search", "date")
     for value in params.getlist("date"):
         bounds.extend(_date_bounds(value, zone))
+    statuses = _statuses(params.getlist("status")) if "status" in params else None
     sort = params.get("_sort", "-date")
     if sort not in ("date", "-date"):
         raise _bad("_sort supports date and -date", "_sort")
@@ -83,7 +99,15 @@ def parse(
         newest_first=sort == "-date",
         after=after,
         count=min(count, max_count),
+        statuses=statuses,
     )
+
+
+def _statuses(values: list[str]) -> list[str]:
+    tokens = {t.rpartition("|")[2] for t in ",".join(values).split(",")}
+    if not tokens or not tokens <= STATUSES:
+        raise _bad("status must be FHIR Observation status codes, comma-separated", "status")
+    return sorted(tokens)
 
 
 def _date_bounds(value: str, zone: ZoneInfo) -> list[tuple[str, datetime]]:

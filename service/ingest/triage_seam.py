@@ -63,6 +63,12 @@ class ReadingJudge(Protocol):
         """The verdicts given earlier to stored readings (a repeat, a reading list)."""
         ...
 
+    async def retracted(
+        self, conn: AsyncConnection, row: Mapping[Any, Any], actor: str, now: datetime
+    ) -> None:
+        """A stored reading was retracted (entered-in-error): withdraw what rested on it."""
+        ...
+
 
 class NoTriage:
     """Stores no findings and gives no verdicts: ingest alone."""
@@ -76,3 +82,8 @@ class NoTriage:
         self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
     ) -> Mapping[str, Verdict]:
         return {}
+
+    async def retracted(
+        self, conn: AsyncConnection, row: Mapping[Any, Any], actor: str, now: datetime
+    ) -> None:
+        return None

@@ -22,6 +22,11 @@ DEFAULT_RED_CLAIM_MINUTES = 15
 DEFAULT_RED_RESOLVE_MINUTES = 120
 
 
+# The outcome of an item closed because every finding it held was withdrawn (their
+# readings were retracted): no nurse handled it, and no figure counts it.
+WITHDRAWN = "withdrawn"
+
+
 class ItemState(StrEnum):
     open = "open"
     claimed = "claimed"
@@ -67,6 +72,10 @@ class Finding(SQLModel, table=True):
     effective_at: datetime = Field(sa_type=UTCDateTime)
     care_plan_version: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Withdrawn because a reading it rested on was retracted (entered-in-error): kept as
+    # history, no longer evidence (service/queue/retraction.py).
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    withdrawn_for: str | None = Field(default=None, max_length=36)
 
 
 class TriageItem(SQLModel, table=True):

@@ -97,7 +97,7 @@ async def findings_of_observations(
         return []
     query = sa.select(
         finding.c.observation_id, finding.c.severity, finding.c.critical, finding.c.technical
-    ).where(finding.c.observation_id.in_(list(observation_ids)))
+    ).where(finding.c.observation_id.in_(list(observation_ids)), finding.c.withdrawn_at.is_(None))
     return (await conn.execute(query)).all()
 
 

@@ -66,6 +66,8 @@ class FindingRead(BaseModel):
     snoozed: bool
     effective_at: datetime
     observation_id: str | None
+    # Set when the reading it rested on was retracted: shown as history, no longer evidence.
+    withdrawn_at: datetime | None = None
 
 
 class TrendPoint(BaseModel):

@@ -21,10 +21,11 @@ from alerts.thresholds import band_at
 from service.careplans import repository as careplans
 from service.careplans.service import to_alerts_plan
 from service.ingest import repository as observations
+from service.ingest.models import ENTERED_IN_ERROR
 from service.ingest.triage_seam import StoredReading, Verdict
 from service.queue import findings as queue_findings
 from service.queue import readings as rule_readings
-from service.queue import repository
+from service.queue import repository, retraction
 
 # At most this many earlier readings as evidence: a week of a heavy home-monitoring
 # schedule is under 100; the cap bounds the cost of a device that floods.
@@ -62,7 +63,10 @@ class Triage:
     async def verdicts(
         self, conn: AsyncConnection, rows: Sequence[Mapping[Any, Any]]
     ) -> Mapping[str, Verdict]:
-        measured = [r for r in rows if r["kind"] == "measurement"]
+        # A retracted reading has no colour: nothing may be read into it.
+        measured = [
+            r for r in rows if r["kind"] == "measurement" and r["status"] != ENTERED_IN_ERROR
+        ]
         if not measured:
             return {}
         subjects = await careplans.triage_subjects(conn, list({r["patient_id"] for r in measured}))
@@ -80,6 +84,11 @@ class Triage:
             protocol = alerts.load_protocol(subject.protocol)
             verdicts[row["id"]] = _verdict(protocol, found.get(row["id"], []))
         return verdicts
+
+    async def retracted(
+        self, conn: AsyncConnection, row: Mapping[Any, Any], actor: str, now: datetime
+    ) -> None:
+        await retraction.withdraw(conn, row, actor, now)
 
 
 async def _judge_patient(
@@ -178,7 +187,7 @@ async def _mark_back_in_range(
     """An item whose every out-of-band measurement now reads in band again stays for
     the nurse, marked "back in range": it is never closed silently."""
     item_findings = (await repository.findings_of_items(conn, [item_id])).get(item_id, [])
-    clinical = [f for f in item_findings if not f.technical]
+    clinical = [f for f in item_findings if not f.technical and f.withdrawn_at is None]
     if not clinical or any(f.rule not in _BAND_RULES for f in clinical):
         return
     for measurement in {f.measurement for f in clinical}:

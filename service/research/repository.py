@@ -24,9 +24,9 @@ from service.auth.principal import Principal
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
-from service.ingest.models import Observation
+from service.ingest.models import ENTERED_IN_ERROR, Observation
 from service.patients.models import Patient
-from service.queue.models import Finding, TriageItem
+from service.queue.models import WITHDRAWN, Finding, TriageItem
 from service.research.models import (
     ACTIVE_STATUSES,
     ExportJob,
@@ -351,13 +351,32 @@ class _Source:
 def _source(kind: str) -> _Source:
     if kind == "readings":
         o = observation
+        # A retracted reading (entered-in-error) was never a measurement of the patient.
         return _Source(
-            o, READING_COLUMNS, o.c.effective_at, o.c.received_at, (o.c.kind == "measurement",)
+            o,
+            READING_COLUMNS,
+            o.c.effective_at,
+            o.c.received_at,
+            (o.c.kind == "measurement", o.c.status != ENTERED_IN_ERROR),
         )
     if kind == "findings":
-        return _Source(finding, FINDING_COLUMNS, finding.c.effective_at, finding.c.created_at)
+        # Findings withdrawn when their reading was retracted, and the items closed
+        # for want of any finding, are history of an error, not of the patient.
+        return _Source(
+            finding,
+            FINDING_COLUMNS,
+            finding.c.effective_at,
+            finding.c.created_at,
+            (finding.c.withdrawn_at.is_(None),),
+        )
     if kind == "items":
-        return _Source(item, ITEM_COLUMNS, item.c.opened_at, item.c.opened_at)
+        return _Source(
+            item,
+            ITEM_COLUMNS,
+            item.c.opened_at,
+            item.c.opened_at,
+            (item.c.outcome.is_distinct_from(WITHDRAWN),),
+        )
     if kind == "nurse_actions":
         e = nurse_event
         return _Source(

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
-from service.ingest.models import Observation
+from service.ingest.models import ENTERED_IN_ERROR, Observation
 from service.patients.models import Patient
-from service.queue.models import TriageItem
+from service.queue.models import WITHDRAWN, TriageItem
 from service.resource_use.models import ExternalEvent, PatientStatusChange, ResourceUseEvent
 from service.resource_use.repository import heads
 from service.tenancy import evaluation_centres_visible_to, evaluation_rows_visible_to
@@ -85,6 +85,7 @@ async def reading_times(
     ).where(
         _of(principal, observation, centre_id),
         observation.c.kind == "measurement",
+        observation.c.status != ENTERED_IN_ERROR,  # a retracted reading was not received
         observation.c.effective_at >= start,
         observation.c.effective_at < end,
     )
@@ -102,7 +103,13 @@ async def items_opened(
         item.c.waiting_since,
         item.c.claimed_at,
         item.c.resolved_at,
-    ).where(_of(principal, item, centre_id), item.c.opened_at >= start, item.c.opened_at < end)
+    ).where(
+        _of(principal, item, centre_id),
+        item.c.opened_at >= start,
+        item.c.opened_at < end,
+        # Closed because every finding rested on retracted readings: nothing to handle.
+        item.c.outcome.is_distinct_from(WITHDRAWN),
+    )
     return (await conn.execute(query)).all()
 
 
