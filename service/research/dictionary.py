@@ -94,7 +94,13 @@ PATIENTS = (
         "generalised to quarter, year or left out by the k-anonymity ladder",
         variable="enrolment_period",
     ),
-    Column("enrolled_at", "datetime", "enrolment time", SHIFTED, variable="enrolled_at"),
+    Column(
+        "enrolled_at",
+        "datetime",
+        "enrolment time",
+        SHIFTED + "; empty where the k-anonymity ladder withheld it",
+        variable="enrolled_at",
+    ),
     Column(
         "status",
         "string",

@@ -88,7 +88,6 @@ class Plan:
     released: frozenset[str]
     release: kanon.Release
     people: list[records.Person]
-    status: dict[str, str]
     names: Pseudonyms
     window: tuple[datetime, datetime]
     cut: datetime
@@ -120,7 +119,9 @@ async def run(
         plan = await _plan(tools, study_id, cut)
         await asyncio.to_thread(directory.mkdir, parents=True)
         files, aggregates = await _write(tools, plan, directory, progress)
-        return await _finish(tools, plan, directory, files, aggregates)
+        described = await _finish(tools, plan, directory, files, aggregates)
+        await _note_release(tools.engine, plan)
+        return described
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -132,21 +133,20 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         if study is None:
             raise LookupError("the study no longer exists")
         centres = (await repository.links(conn, [study_id]))[0][study_id]
-        enrolled = (_day(study.enrolled_from), _day(study.enrolled_until, 1))
-        members = await repository.cohort(conn, centres, study.protocols, *enrolled, cut)
+        members = await _cohort(conn, study, centres, cut)
     names = Pseudonyms(tools.keyring.open(study.id, study.key_ciphertext, study.key_id))
     drawn = await _offsets(tools.engine, study, members)
     released = frozenset(study.variables)
-    qi = tuple(q for q in kanon.QUASI_IDENTIFIERS if q in released)
-    subjects = [_subject(m) for m in members]
+    shifts = {m.id: _shift(study, drawn[m.id], m) for m in members}
+    subjects = [_subject(m, shifts[m.id]) for m in members]
+    qi = quasi_identifiers(released, study.non_identifying)
     release = kanon.anonymise(subjects, qi, study.k, study.max_suppressed_share)
+    await _check_joined(tools.engine, study, release, cut)
     people = [
         records.Person(
             m.id,
             names.patient(m.id),
-            TimeShift(
-                offset_for(study.time_mode, drawn[m.id], m.enrolled_at), study.time_precision
-            ),
+            shifts[m.id],
             m.enrolled_at,
             _protocol_label(release.values[m.id], released),
         )
@@ -161,12 +161,80 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         release=release,
         # Sorted by pseudonym: the files' order says nothing about ids or enrolment.
         people=sorted(people, key=lambda p: p.pseudonym),
-        status={m.id: str(m.status) for m in members},
         names=names,
         window=window_of(study),
         cut=cut,
         limits=ValueLimits.of(study.value_limits),
     )
+
+
+def quasi_identifiers(
+    released: frozenset[str], non_identifying: list[dict[str, str]] | None
+) -> tuple[str, ...]:
+    """Every patient column the study writes counts for k, unless its reviewer declared
+    the attribute non-identifying (with a written justification)."""
+    declared = {entry["variable"] for entry in non_identifying or ()}
+    written = {c.name for c in dictionary.columns("patients", released) if c.variable}
+    return tuple(q for q in kanon.QUASI_IDENTIFIERS if q in written and q not in declared)
+
+
+async def _cohort(conn: Any, study: Any, centres: list[str], cut: datetime) -> Any:
+    enrolled = (_day(study.enrolled_from), _day(study.enrolled_until, 1))
+    return await repository.cohort(conn, centres, study.protocols, *enrolled, cut)
+
+
+def _shift(study: Any, drawn_days: int, member: Any) -> TimeShift:
+    days = offset_for(study.time_mode, drawn_days, member.enrolled_at)
+    return TimeShift(days, study.time_precision)
+
+
+async def _check_joined(
+    engine: AsyncEngine, study: Any, release: kanon.Release, cut: datetime
+) -> None:
+    """Refuse a release that, joined with what another study has released to one of the
+    same researchers about the same patients, falls below k.
+
+    Pseudonyms differ between studies, but a patient's readings (values, intervals,
+    times of day) are the same in both, so the two releases join patient by patient;
+    the joined records carry the union of both studies' quasi-identifiers. The other
+    study's values are taken at the finest generalisation it has ever released."""
+    if study.k <= 1:
+        return
+    joined: list[dict[str, tuple[str | None, ...]]] = []
+    names: list[str] = []
+    async with reading(engine) as conn:
+        for other in await repository.overlapping_studies(conn, study.id):
+            centres = (await repository.links(conn, [other.id]))[0][other.id]
+            members = await _cohort(conn, other, centres, cut)
+            offsets = await repository.offsets(conn, other.id)
+            level = kanon.level_named(other.finest_level) or kanon.LADDER[0]
+            qi = quasi_identifiers(frozenset(other.variables), other.non_identifying)
+            values = {
+                m.id: kanon.class_key(
+                    kanon.generalise(_subject(m, _shift(other, offsets[m.id], m)), level, qi), qi
+                )
+                # A patient without an offset in the other study was never in its release.
+                for m in members
+                if m.id in offsets
+            }
+            joined.append(values)
+            names.append(other.id)
+    if not joined:
+        return
+    own = {
+        patient: kanon.class_key(values, release.quasi_identifiers)
+        for patient, values in release.values.items()
+    }
+    found = kanon.smallest_joined_class(own, joined)
+    if found is not None and found[0] < study.k:
+        raise kanon.AnonymityNotReached(
+            f"k={study.k} is not held over the union with study {', '.join(names)}: it "
+            f"shares researchers and {found[1]} patients with this one, and joined through "
+            "their readings the two releases' patient attributes leave a class of "
+            f"{found[0]}; release the same patient attributes in both, declare one "
+            "non-identifying with a justification, or give the studies different "
+            "researchers; nothing was released"
+        )
 
 
 def _protocol_label(values: dict[str, str | None], released: frozenset[str]) -> str:
@@ -175,7 +243,7 @@ def _protocol_label(values: dict[str, str | None], released: frozenset[str]) -> 
     return values.get("protocol") or "none"
 
 
-def _subject(member: Any) -> kanon.Subject:
+def _subject(member: Any, shift: TimeShift) -> kanon.Subject:
     enrolled = member.enrolled_at.date()
     return kanon.Subject(
         id=member.id,
@@ -184,6 +252,8 @@ def _subject(member: Any) -> kanon.Subject:
         municipality=member.municipality,
         protocol=member.protocol,
         enrolled=enrolled,
+        enrolled_at=shift.fhir(member.enrolled_at),
+        status=str(member.status),
     )
 
 
@@ -199,8 +269,7 @@ async def _write(
     }
     try:
         patients = [
-            records.patient(p, plan.release.values[p.id], plan.status[p.id], plan.released)
-            for p in plan.people
+            records.patient(p, plan.release.values[p.id], plan.released) for p in plan.people
         ]
         await asyncio.to_thread(sinks["patients"].write, patients)
         expected = 0
@@ -324,7 +393,7 @@ async def _finish(
         directory,
         [f.name for f in files] + [DICTIONARY_FILE],
         needles,
-        release.quasi_identifiers,
+        frozenset(entry["variable"] for entry in study.non_identifying or ()),
         study.k,
     )
     await asyncio.to_thread(writers.write_json, directory / REPORT_FILE, document)
@@ -336,6 +405,17 @@ async def _finish(
         writers.WrittenFile(REPORT_FILE, "deidentification-report", "json", 1),
     ]
     return await asyncio.to_thread(lambda: [f.describe(directory) for f in [*files, *extra]])
+
+
+async def _note_release(engine: AsyncEngine, plan: Plan) -> None:
+    """Keep the finest generalisation the study has released: another study's export
+    to the same researchers is joined against it (``_check_joined``)."""
+    order = [level.name for level in kanon.LADDER]
+    name = plan.release.level.name
+    async with engine.begin() as conn:
+        known = kanon.level_named(await repository.finest_level(conn, plan.study.id))
+        if known is None or order.index(name) < order.index(known.name):
+            await repository.set_finest_level(conn, plan.study.id, name)
 
 
 async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, int]:

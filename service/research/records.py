@@ -115,15 +115,16 @@ def _split(value: str | None) -> list[str]:
     return value.split(";") if value else []
 
 
-def patient(
-    person: Person, values: dict[str, str | None], status: str, released: frozenset[str]
-) -> Record:
+def patient(person: Person, values: dict[str, str | None], released: frozenset[str]) -> Record:
+    """The patient's row and resource from their values as the k-anonymity decision
+    released them (the enrolment time None where the ladder withheld it)."""
+    attributes = ("age_band", "sex", "region", "protocol", "enrolment_period", "status")
     full: Row = {
         "patient": person.pseudonym,
-        **{name: values.get(name) for name in ("age_band", "sex", "region", "protocol")},
-        "enrolment_period": values.get("enrolment_period"),
-        "enrolled_at": person.shift.moment(person.enrolled_at),
-        "status": status,
+        **{name: values.get(name) for name in attributes},
+        "enrolled_at": None
+        if values.get("enrolled_at") is None
+        else person.shift.moment(person.enrolled_at),
     }
     row = {c.name: full[c.name] for c in d.columns("patients", released)}
     extensions = [
@@ -134,9 +135,9 @@ def patient(
         if row.get("enrolment_period")
         else None,
         _ext("enrolled-at", valueDateTime=person.shift.text(row["enrolled_at"]))
-        if "enrolled_at" in row
+        if row.get("enrolled_at") is not None
         else None,
-        _ext("status", valueCode=status) if "status" in row else None,
+        _ext("status", valueCode=row["status"]) if row.get("status") else None,
     ]
     resource: dict[str, Any] = {"resourceType": "Patient", "id": person.pseudonym}
     if row.get("sex"):

@@ -34,6 +34,8 @@ def configuration(study: Any, released: frozenset[str], qi: tuple[str, ...]) -> 
         "k": study.k,
         "max_suppressed_share": study.max_suppressed_share,
         "quasi_identifiers": list(qi),
+        # The reviewer's written reasons for the released attributes that do not count.
+        "non_identifying": list(study.non_identifying or []),
         "variables": sorted(released),
         "time_mode": study.time_mode,
         "time_rule": TIME_RULES.get(study.time_mode, ""),

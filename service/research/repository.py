@@ -94,6 +94,31 @@ async def get_study(conn: AsyncConnection, study_id: str) -> Row[Any] | None:
     return (await conn.execute(sa.select(study).where(study.c.id == study_id))).first()
 
 
+async def overlapping_studies(conn: AsyncConnection, study_id: str) -> Sequence[Row[Any]]:
+    """The other studies that have released something and have a researcher in common
+    with ``study_id``: what an export of it could be joined with."""
+    ours = sa.select(study_researcher.c.subject).where(study_researcher.c.study_id == study_id)
+    shared = sa.exists().where(
+        study_researcher.c.study_id == study.c.id, study_researcher.c.subject.in_(ours)
+    )
+    query = (
+        sa.select(study)
+        .where(study.c.id != study_id, study.c.finest_level.is_not(None), shared)
+        .order_by(study.c.created_at, study.c.id)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def finest_level(conn: AsyncConnection, study_id: str) -> str | None:
+    query = sa.select(study.c.finest_level).where(study.c.id == study_id)
+    level: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return level
+
+
+async def set_finest_level(conn: AsyncConnection, study_id: str, level: str) -> None:
+    await conn.execute(sa.update(study).where(study.c.id == study_id).values(finest_level=level))
+
+
 async def links(
     conn: AsyncConnection, study_ids: Sequence[str]
 ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
