@@ -35,6 +35,10 @@ PSEUDONYM = "HMAC-SHA256 of the internal id under the study's key (hex)"
 SHIFTED = "shifted by the patient's offset, truncated to the study's precision (UTC)"
 ROUNDED = "rounded to 4 decimals"
 CODED = "rounded to 4 decimals; top- and bottom-coded at the study's limits, if any"
+EXACT = (
+    "computed from the true times, before the shift and the truncation to the study's "
+    "precision; exact to 4 decimals"
+)
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,22 @@ ITEMS = _row_table(
     ),
     Column("claimed_at", "datetime", "when a nurse claimed it", SHIFTED, variable="claimed_at"),
     Column("resolved_at", "datetime", "when it was resolved", SHIFTED, variable="resolved_at"),
+    Column(
+        "minutes_to_claim",
+        "decimal",
+        "minutes from opening until a nurse claimed it",
+        EXACT,
+        unit="min",
+        variable="minutes_to_claim",
+    ),
+    Column(
+        "minutes_to_resolve",
+        "decimal",
+        "minutes from opening until it was resolved",
+        EXACT,
+        unit="min",
+        variable="minutes_to_resolve",
+    ),
     Column(
         "outcome",
         "string",

@@ -111,6 +111,14 @@ def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
     return quantity
 
 
+def minutes_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Exact minutes from ``start`` to ``end`` (true times: a duration read off times
+    truncated to the hour could be wrong by up to an hour)."""
+    if start is None or end is None:
+        return None
+    return rounded((end - start).total_seconds() / 60)
+
+
 def _split(value: str | None) -> list[str]:
     return value.split(";") if value else []
 
@@ -331,6 +339,8 @@ class Mapper:
             "back_in_range": bool(src.back_in_range),
             "claimed_at": shift.moment(src.claimed_at),
             "resolved_at": shift.moment(src.resolved_at),
+            "minutes_to_claim": minutes_between(src.opened_at, src.claimed_at),
+            "minutes_to_resolve": minutes_between(src.opened_at, src.resolved_at),
             "outcome": src.outcome,
             "actions": ";".join(str(a) for a in src.actions or ()) or None,
             "minutes": rounded(src.minutes),
@@ -383,6 +393,9 @@ class Mapper:
         ]
         if row.get("escalation"):
             extensions.append(_ext("escalation", valueCode=row["escalation"]))
+        for name in ("minutes_to_claim", "minutes_to_resolve"):
+            if (duration := _quantity(row.get(name), "min")) is not None:
+                extensions.append(_ext(name.replace("_", "-"), valueQuantity=duration))
         if extensions:
             resource["extension"] = extensions
         return resource
