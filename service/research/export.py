@@ -16,7 +16,7 @@ import concurrent.futures
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -25,9 +25,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.database import reading
 from service.fhirkit.catalogue import Catalogue
-from service.research import checks, dictionary, kanon, records, report, repository, writers
+from service.research import (
+    checks,
+    dictionary,
+    kanon,
+    overlap,
+    records,
+    report,
+    repository,
+    subjects,
+    writers,
+)
 from service.research.aggregates import Aggregates
-from service.research.dates import TimeShift, days_since, draw_offset_days, offset_for
+from service.research.dates import days_since, draw_offset_days
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms, StudyKeyring
 from service.research.vocabulary import vocabulary
@@ -74,10 +84,6 @@ def window_of(study: Any) -> tuple[datetime, datetime]:
     return start, datetime.combine(study.period_end, time(), UTC) + timedelta(days=1)
 
 
-def _day(value: date | None, plus: int = 0) -> datetime | None:
-    return None if value is None else datetime.combine(value, time(), UTC) + timedelta(plus)
-
-
 @dataclass(frozen=True)
 class Plan:
     """What the export will release, decided before anything is written."""
@@ -120,7 +126,7 @@ async def run(
         await asyncio.to_thread(directory.mkdir, parents=True)
         files, aggregates = await _write(tools, plan, directory, progress)
         described = await _finish(tools, plan, directory, files, aggregates)
-        await _note_release(tools.engine, plan)
+        await overlap.note_release(tools.engine, plan.study.id, plan.release.level)
         return described
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
@@ -133,15 +139,19 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         if study is None:
             raise LookupError("the study no longer exists")
         centres = (await repository.links(conn, [study_id]))[0][study_id]
-        members = await _cohort(conn, study, centres, cut)
+        members = await subjects.cohort(conn, study, centres, cut)
     names = Pseudonyms(tools.keyring.open(study.id, study.key_ciphertext, study.key_id))
     drawn = await _offsets(tools.engine, study, members)
     released = frozenset(study.variables)
-    shifts = {m.id: _shift(study, drawn[m.id], m) for m in members}
-    subjects = [_subject(m, shifts[m.id]) for m in members]
-    qi = quasi_identifiers(released, study.non_identifying)
-    release = kanon.anonymise(subjects, qi, study.k, study.max_suppressed_share)
-    await _check_joined(tools.engine, study, release, cut)
+    shifts = {m.id: subjects.shift(study, drawn[m.id], m) for m in members}
+    qi = subjects.quasi_identifiers(released, study.non_identifying)
+    release = kanon.anonymise(
+        [subjects.subject(m, shifts[m.id]) for m in members],
+        qi,
+        study.k,
+        study.max_suppressed_share,
+    )
+    await overlap.check(tools.engine, study, release, cut)
     people = [
         records.Person(
             m.id,
@@ -168,93 +178,10 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
     )
 
 
-def quasi_identifiers(
-    released: frozenset[str], non_identifying: list[dict[str, str]] | None
-) -> tuple[str, ...]:
-    """Every patient column the study writes counts for k, unless its reviewer declared
-    the attribute non-identifying (with a written justification)."""
-    declared = {entry["variable"] for entry in non_identifying or ()}
-    written = {c.name for c in dictionary.columns("patients", released) if c.variable}
-    return tuple(q for q in kanon.QUASI_IDENTIFIERS if q in written and q not in declared)
-
-
-async def _cohort(conn: Any, study: Any, centres: list[str], cut: datetime) -> Any:
-    enrolled = (_day(study.enrolled_from), _day(study.enrolled_until, 1))
-    return await repository.cohort(conn, centres, study.protocols, *enrolled, cut)
-
-
-def _shift(study: Any, drawn_days: int, member: Any) -> TimeShift:
-    days = offset_for(study.time_mode, drawn_days, member.enrolled_at)
-    return TimeShift(days, study.time_precision)
-
-
-async def _check_joined(
-    engine: AsyncEngine, study: Any, release: kanon.Release, cut: datetime
-) -> None:
-    """Refuse a release that, joined with what another study has released to one of the
-    same researchers about the same patients, falls below k.
-
-    Pseudonyms differ between studies, but a patient's readings (values, intervals,
-    times of day) are the same in both, so the two releases join patient by patient;
-    the joined records carry the union of both studies' quasi-identifiers. The other
-    study's values are taken at the finest generalisation it has ever released."""
-    if study.k <= 1:
-        return
-    joined: list[dict[str, tuple[str | None, ...]]] = []
-    names: list[str] = []
-    async with reading(engine) as conn:
-        for other in await repository.overlapping_studies(conn, study.id):
-            centres = (await repository.links(conn, [other.id]))[0][other.id]
-            members = await _cohort(conn, other, centres, cut)
-            offsets = await repository.offsets(conn, other.id)
-            level = kanon.level_named(other.finest_level) or kanon.LADDER[0]
-            qi = quasi_identifiers(frozenset(other.variables), other.non_identifying)
-            values = {
-                m.id: kanon.class_key(
-                    kanon.generalise(_subject(m, _shift(other, offsets[m.id], m)), level, qi), qi
-                )
-                # A patient without an offset in the other study was never in its release.
-                for m in members
-                if m.id in offsets
-            }
-            joined.append(values)
-            names.append(other.id)
-    if not joined:
-        return
-    own = {
-        patient: kanon.class_key(values, release.quasi_identifiers)
-        for patient, values in release.values.items()
-    }
-    found = kanon.smallest_joined_class(own, joined)
-    if found is not None and found[0] < study.k:
-        raise kanon.AnonymityNotReached(
-            f"k={study.k} is not held over the union with study {', '.join(names)}: it "
-            f"shares researchers and {found[1]} patients with this one, and joined through "
-            "their readings the two releases' patient attributes leave a class of "
-            f"{found[0]}; release the same patient attributes in both, declare one "
-            "non-identifying with a justification, or give the studies different "
-            "researchers; nothing was released"
-        )
-
-
 def _protocol_label(values: dict[str, str | None], released: frozenset[str]) -> str:
     if "protocol" not in released:
         return "all"
     return values.get("protocol") or "none"
-
-
-def _subject(member: Any, shift: TimeShift) -> kanon.Subject:
-    enrolled = member.enrolled_at.date()
-    return kanon.Subject(
-        id=member.id,
-        age=kanon.age_at(member.birth_date, enrolled),
-        sex=member.sex,
-        municipality=member.municipality,
-        protocol=member.protocol,
-        enrolled=enrolled,
-        enrolled_at=shift.fhir(member.enrolled_at),
-        status=str(member.status),
-    )
 
 
 async def _write(
@@ -405,17 +332,6 @@ async def _finish(
         writers.WrittenFile(REPORT_FILE, "deidentification-report", "json", 1),
     ]
     return await asyncio.to_thread(lambda: [f.describe(directory) for f in [*files, *extra]])
-
-
-async def _note_release(engine: AsyncEngine, plan: Plan) -> None:
-    """Keep the finest generalisation the study has released: another study's export
-    to the same researchers is joined against it (``_check_joined``)."""
-    order = [level.name for level in kanon.LADDER]
-    name = plan.release.level.name
-    async with engine.begin() as conn:
-        known = kanon.level_named(await repository.finest_level(conn, plan.study.id))
-        if known is None or order.index(name) < order.index(known.name):
-            await repository.set_finest_level(conn, plan.study.id, name)
 
 
 async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, int]:
