@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from service.fhirkit.catalogue import LOINC, UCUM
+from service.research import kinds
 
 RULES = "https://fhir.dho.example/CodeSystem/triage-rule"
 COLOURS = "https://fhir.dho.example/CodeSystem/triage-colour"
@@ -351,7 +352,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 PATIENT_VARIABLES = tuple(c.variable for c in PATIENTS if c.variable is not None)
-ROW_TABLES = ("readings", "findings", "items", "resource_use")
+# The tables of rows, in the order the kinds of rows fill them.
+ROW_TABLES = kinds.ROW_TABLES
 # What a study releases when it names no variables: everything, table by table.
 DEFAULT_VARIABLES = (*PATIENT_VARIABLES, *ROW_TABLES, "aggregates")
 COLUMN_VARIABLES = tuple(

@@ -29,6 +29,7 @@ from service.research import (
     checks,
     dictionary,
     kanon,
+    kinds,
     overlap,
     records,
     report,
@@ -47,20 +48,6 @@ PAGE = 1000
 # this often: once per page was a transaction per thousand rows, most of an export's
 # round trips.
 PROGRESS_SECONDS = 1.0
-# Row kinds per table, and the FHIR resource types each table is written as.
-_KINDS = {
-    "readings": ("readings",),
-    "findings": ("findings",),
-    "items": ("items",),
-    "resource_use": ("nurse_actions", "external"),
-}
-_RESOURCE_TYPES = {
-    "patients": ("Patient",),
-    "readings": ("Observation",),
-    "findings": ("DetectedIssue",),
-    "items": ("Task",),
-    "resource_use": ("Procedure", "Encounter"),
-}
 AGGREGATES_TABLE = "aggregates"
 DICTIONARY_FILE = "data-dictionary.csv"
 REPORT_FILE = "deidentification-report.json"
@@ -113,7 +100,7 @@ class Plan:
         the aggregates (which count them all) are released."""
         aggregated = AGGREGATES_TABLE in self.tables
         tables = dictionary.ROW_TABLES if aggregated else self.row_tables
-        return tuple(kind for table in tables for kind in _KINDS[table])
+        return tuple(kind for table in tables for kind in kinds.of_table(table))
 
 
 async def run(
@@ -191,7 +178,7 @@ async def _write(
     mapper = records.Mapper(plan.names, tools.catalogue, plan.limits, plan.released)
     counts = Aggregates.for_study(plan.study.k) if AGGREGATES_TABLE in plan.tables else None
     sinks = {
-        t: writers.Sink(directory, _RESOURCE_TYPES[t], t, dictionary.columns(t, plan.released))
+        t: writers.Sink(directory, kinds.resource_types(t), t, dictionary.columns(t, plan.released))
         for t in ("patients", *plan.row_tables)
     }
     try:
@@ -213,7 +200,7 @@ async def _write(
             async for done, person, kind, rows in _every_page(tools.engine, plan):
                 if writing is not None:
                     await asyncio.wrap_future(writing)
-                sink = sinks.get(records.TABLE_OF[kind])
+                sink = sinks.get(kinds.KINDS[kind].table)
                 writing = writer.submit(_write_page, sink, counts, mapper, kind, rows, person)
                 written += len(rows) if kind == "readings" else 0
                 if monotonic() - reported < PROGRESS_SECONDS:
@@ -247,7 +234,7 @@ def _write_page(
     mapper.limits.counting = sink is not None
     full = [mapper.row(kind, row, person) for row in rows]
     if counts is not None:
-        category = _CATEGORY[kind]
+        category = kinds.KINDS[kind].category
         for source, row in zip(rows, full, strict=True):
             day = row["day"] if kind == "readings" else _day_of(kind, source, person)
             minutes = row["minutes"] if kind == "nurse_actions" else None
@@ -257,17 +244,7 @@ def _write_page(
 
 
 def _day_of(kind: str, source: Any, person: records.Person) -> int:
-    return days_since(person.enrolled_at, _time_of(kind, source))
-
-
-# What the aggregates count each kind of row by.
-_CATEGORY = {
-    "readings": "measurement",
-    "findings": "rule",
-    "items": "severity",
-    "nurse_actions": "kind",
-    "external": "kind",
-}
+    return days_since(person.enrolled_at, kinds.KINDS[kind].time_of(source))
 
 
 def _write_aggregates(directory: Path, counts: Aggregates) -> list[writers.WrittenFile]:
@@ -297,7 +274,7 @@ async def _finish(
     # when those are fewer than a cell's threshold, or the counts would profile them.
     if not suppressed or len(suppressed) >= Aggregates.for_study(study.k).threshold:
         suppressed_records = {}
-        for kind in (k for table in plan.row_tables for k in _KINDS[table]):
+        for kind in (k for table in plan.row_tables for k in kinds.of_table(table)):
             counts = await _counts(tools.engine, plan, kind) if suppressed else {}
             suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
     config = report.configuration(study, plan.released, release.quasi_identifiers)
@@ -383,16 +360,4 @@ async def _pages(
             yield rows
         if len(rows) < PAGE:
             return
-        after = (_time_of(kind, rows[-1]), rows[-1].id)
-
-
-def _time_of(kind: str, row: Any) -> datetime:
-    field = {
-        "readings": "effective_at",
-        "findings": "effective_at",
-        "items": "opened_at",
-        "nurse_actions": "occurred_at",
-        "external": "started_at",
-    }[kind]
-    moment: datetime = getattr(row, field)
-    return moment
+        after = (kinds.KINDS[kind].time_of(rows[-1]), rows[-1].id)

@@ -27,6 +27,7 @@ from typing import Any
 
 from service.fhirkit.catalogue import LOINC, UCUM, Catalogue
 from service.research import dictionary as d
+from service.research import kinds
 from service.research.dates import TimeShift, days_since
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
@@ -37,15 +38,6 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 Record = tuple[dict[str, Any], dict[str, Any]]
 Row = dict[str, Any]
-
-# The table each kind of source row is written to.
-TABLE_OF = {
-    "readings": "readings",
-    "findings": "findings",
-    "items": "items",
-    "nurse_actions": "resource_use",
-    "external": "resource_use",
-}
 
 _TASK_STATUS = {
     "open": "requested",
@@ -169,33 +161,28 @@ class Mapper:
         self.catalogue = catalogue
         self.limits = limits
         self.released = {
-            table: tuple(c.name for c in d.columns(table, released))
-            for table in set(TABLE_OF.values())
+            table: tuple(c.name for c in d.columns(table, released)) for table in kinds.ROW_TABLES
         }
         self._minutes_released = "minutes" in self.released["resource_use"]
-        self._rows: dict[str, Callable[[Any, Person], Row]] = {
-            "readings": self.reading_row,
-            "findings": self.finding_row,
-            "items": self.item_row,
-            "nurse_actions": self.nurse_action_row,
-            "external": self.external_row,
+        # Each kind's two steps: source row to table row, released row to resource.
+        self._steps: dict[str, tuple[Callable[[Any, Person], Row], Callable[[Row, Person], Any]]]
+        self._steps = {
+            "readings": (self.reading_row, self.reading_resource),
+            "findings": (self.finding_row, self.finding_resource),
+            "items": (self.item_row, self.item_resource),
+            "nurse_actions": (self.nurse_action_row, self.nurse_action_resource),
+            "external": (self.external_row, self.external_resource),
         }
-        self._resources: dict[str, Callable[[Row, Person], dict[str, Any]]] = {
-            "readings": self.reading_resource,
-            "findings": self.finding_resource,
-            "items": self.item_resource,
-            "nurse_actions": self.nurse_action_resource,
-            "external": self.external_resource,
-        }
+        assert set(self._steps) == set(kinds.KINDS), "every kind of row needs its mapping"
 
     def row(self, kind: str, source: Any, person: Person) -> Row:
         """The full table row of a source row (before the study's choice of columns)."""
-        return self._rows[kind](source, person)
+        return self._steps[kind][0](source, person)
 
     def release(self, kind: str, row: Row, person: Person) -> Record:
         """The released columns of ``row`` and the FHIR resource built from them alone."""
-        kept = {name: row[name] for name in self.released[TABLE_OF[kind]]}
-        return self._resources[kind](kept, person), kept
+        kept = {name: row[name] for name in self.released[kinds.KINDS[kind].table]}
+        return self._steps[kind][1](kept, person), kept
 
     # --- readings -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from service.devices.models import Device
 from service.ingest.models import Observation
 from service.patients.models import Patient
 from service.queue.models import Finding, TriageItem
+from service.research import kinds
 from service.research.models import (
     ACTIVE_STATUSES,
     ExportJob,
@@ -373,41 +374,32 @@ class _Source:
     extra: tuple[Any, ...] = ()
 
 
-def _source(kind: str) -> _Source:
-    if kind == "readings":
-        o = observation
-        return _Source(
-            o, READING_COLUMNS, o.c.effective_at, o.c.received_at, (o.c.kind == "measurement",)
-        )
-    if kind == "findings":
-        return _Source(finding, FINDING_COLUMNS, finding.c.effective_at, finding.c.created_at)
-    if kind == "items":
-        return _Source(item, ITEM_COLUMNS, item.c.opened_at, item.c.opened_at)
-    if kind == "nurse_actions":
-        e = nurse_event
-        return _Source(
-            e,
-            NURSE_EVENT_COLUMNS,
-            e.c.occurred_at,
-            e.c.recorded_at,
-            (_head(e), e.c.retracted.is_(False)),
-        )
-    if kind == "external":
-        x = external
-        return _Source(
-            x,
-            EXTERNAL_COLUMNS,
-            x.c.started_at,
-            x.c.recorded_at,
-            (_head(x), x.c.retracted.is_(False)),
-        )
-    raise ValueError(kind)
-
-
 def _head(table: Any) -> Any:
     """Rows nothing corrects: each correction chain's current row."""
     later = table.alias("later")
     return ~sa.exists().where(later.c.corrects == table.c.id)
+
+
+# Each kind's table, the columns an export may use, and what else a row must meet; its
+# time and storage columns are named by ``kinds.KINDS``.
+_TABLES: dict[str, tuple[Any, tuple[Any, ...], tuple[Any, ...]]] = {
+    "readings": (observation, READING_COLUMNS, (observation.c.kind == "measurement",)),
+    "findings": (finding, FINDING_COLUMNS, ()),
+    "items": (item, ITEM_COLUMNS, ()),
+    "nurse_actions": (
+        nurse_event,
+        NURSE_EVENT_COLUMNS,
+        (_head(nurse_event), nurse_event.c.retracted.is_(False)),
+    ),
+    "external": (external, EXTERNAL_COLUMNS, (_head(external), external.c.retracted.is_(False))),
+}
+assert set(_TABLES) == set(kinds.KINDS), "every kind of row needs its source table"
+
+
+def _source(name: str) -> _Source:
+    kind = kinds.KINDS[name]
+    table, columns, extra = _TABLES[name]
+    return _Source(table, columns, table.c[kind.at], table.c[kind.recorded], extra)
 
 
 async def page(
