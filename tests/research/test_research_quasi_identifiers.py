@@ -176,3 +176,15 @@ async def test_the_same_studies_for_different_researchers_each_pass(
     assert Counter(r["sex"] for r in result.csv("patients")) == {"female": 5, "male": 5}
     assert result.manifest["error"] == []
     assert result.report()["k_reached"] == 5
+
+
+async def test_a_study_without_k_does_not_undo_the_k_of_another_for_its_researchers(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    centre = await _mixed_cohort(client, app, settings)
+    subject, token = researcher(settings)
+    ages = await register_study(client, centre, [subject], k=5, variables=["age_band", "readings"])
+    sexes = await register_study(client, centre, [subject], k=1, variables=["sex", "readings"])
+    await export(client, app, settings, ages["id"], token)
+    text = await _outcome(client, app, settings, sexes["id"], token)
+    assert "k=5 is not held over the union with study" in text
