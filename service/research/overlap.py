@@ -34,7 +34,9 @@ async def check(engine: AsyncEngine, study: Any, release: kanon.Release, cut: An
     async with reading(engine) as conn:
         for other in await repository.overlapping_studies(conn, study.id):
             centres = (await repository.links(conn, [other.id]))[0][other.id]
-            members = await subjects.cohort(conn, other, centres, cut)
+            # Whoever its exports covered has an offset in it, though they may have
+            # left its protocols since: its centres' patients, not its cohort today.
+            members = await repository.cohort(conn, centres, (), None, None, cut)
             offsets = await repository.offsets(conn, other.id)
             level = kanon.level_named(other.finest_level) or kanon.LADDER[0]
             qi = subjects.quasi_identifiers(frozenset(other.variables), other.non_identifying)

@@ -74,6 +74,8 @@ def build(
         "k_required": release.k,
         "k_reached": smallest_written_class,
         "generalisation": release.level.name,
+        # Quasi-identifiers written empty at the chosen rung.
+        "withheld": [q for q in release.quasi_identifiers if _withheld(q, release)],
         "equivalence_classes": release.classes,
         "ladder_trials": [
             {
@@ -95,3 +97,7 @@ def build(
         "values_coded": value_limits,
         "aggregates": aggregates,
     }
+
+
+def _withheld(name: str, release: kanon.Release) -> bool:
+    return name == "enrolled_at" and not release.level.enrolment_time

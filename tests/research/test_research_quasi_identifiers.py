@@ -70,6 +70,7 @@ async def test_a_paused_woman_alone_in_her_class_is_suppressed_when_status_is_re
     assert "enrolled_at" in report["configuration"]["quasi_identifiers"]
     # The shifted enrolment time to the hour made every patient unique: withheld.
     assert {r["enrolled_at"] for r in rows} == {""}
+    assert report["withheld"] == ["enrolled_at"]
 
 
 async def test_with_the_reviewers_written_justification_status_does_not_count(
