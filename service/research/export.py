@@ -1,12 +1,14 @@
 """One export, end to end: cohort, offsets, k-anonymity, streaming writes, checks.
 
-Nothing is written before the k-anonymity decision, so a study that cannot be made
-anonymous enough releases nothing. Rows are then read one patient and one keyset page
-at a time, each page in a short transaction of its own (a long one would hold
-SQLite's write lock, or PostgreSQL's vacuum horizon, for the whole export), and the
-export's ``transaction_time`` is the cut: rows stored after it are left out. Pages are
-formatted and written in a thread, so the event loop (the worker's other jobs, or
-the API on the embedded default) keeps running. Any failure deletes every file.
+Nothing is written before the k-anonymity decision (the study's own, and joined with
+what other studies released to the same researchers: ``service.research.overlap``), so
+a study that cannot be made anonymous enough releases nothing. Rows are then read one
+patient and one keyset page at a time, each page in a short transaction of its own (a
+long one would hold SQLite's write lock, or PostgreSQL's vacuum horizon, for the whole
+export), and the export's ``transaction_time`` is the cut: rows stored after it are
+left out. Pages are formatted and written in a thread, so the event loop (the worker's
+other jobs, or the API on the embedded default) keeps running. Any failure deletes
+every file.
 """
 
 from __future__ import annotations
