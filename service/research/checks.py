@@ -1,8 +1,9 @@
 """The export checks its own output before anyone may download it.
 
 1. k-anonymity again, from the written ``patients.csv`` alone: the class sizes over
-   the released quasi-identifier columns must all be at least k. This checks the
-   writer, not the plan: a bug that wrote a value the plan did not release shows here.
+   every column it has (but the pseudonym, and the attributes the study's reviewer
+   declared non-identifying) must all be at least k. This checks the writer, not the
+   plan: a column or a value the plan did not count shows here.
 2. Every written file (CSV and NDJSON as text, Parquet value by value) is scanned for
    - identity numbers: an 11-digit run standing alone (not inside a longer run of
      letters and digits, as hex pseudonyms are) with valid check digits;
@@ -180,21 +181,31 @@ def scan_file(path: Path, needles: Needles) -> str | None:
     return None
 
 
-def class_sizes(patients_csv: Path, quasi_identifiers: tuple[str, ...]) -> Counter[tuple[str, ...]]:
+PSEUDONYM_COLUMN = "patient"
+
+
+def class_sizes(patients_csv: Path, non_identifying: frozenset[str]) -> Counter[tuple[str, ...]]:
+    """Class sizes over the columns the file really has: all but the pseudonym and the
+    declared non-identifying attributes."""
     with patients_csv.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        return Counter(tuple(row[name] for name in quasi_identifiers) for row in reader)
+        counted = [
+            name
+            for name in reader.fieldnames or ()
+            if name != PSEUDONYM_COLUMN and name not in non_identifying
+        ]
+        return Counter(tuple(row[name] for name in counted) for row in reader)
 
 
 def verify(
     directory: Path,
     names: Iterable[str],
     needles: Needles,
-    quasi_identifiers: tuple[str, ...],
+    non_identifying: frozenset[str],
     k: int,
 ) -> int | None:
     """Raise ``CheckFailed`` on any hit; answers the smallest class found in the file."""
-    sizes = class_sizes(directory / "patients.csv", quasi_identifiers)
+    sizes = class_sizes(directory / "patients.csv", non_identifying)
     smallest = min(sizes.values(), default=None)
     if smallest is not None and smallest < k:
         raise CheckFailed(

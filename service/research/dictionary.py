@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from service.fhirkit.catalogue import LOINC, UCUM
+from service.research import kinds
 
 RULES = "https://fhir.dho.example/CodeSystem/triage-rule"
 COLOURS = "https://fhir.dho.example/CodeSystem/triage-colour"
@@ -35,6 +36,10 @@ PSEUDONYM = "HMAC-SHA256 of the internal id under the study's key (hex)"
 SHIFTED = "shifted by the patient's offset, truncated to the study's precision (UTC)"
 ROUNDED = "rounded to 4 decimals"
 CODED = "rounded to 4 decimals; top- and bottom-coded at the study's limits, if any"
+EXACT = (
+    "computed from the true times, before the shift and the truncation to the study's "
+    "precision; exact to 4 decimals"
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,13 @@ PATIENTS = (
         "generalised to quarter, year or left out by the k-anonymity ladder",
         variable="enrolment_period",
     ),
-    Column("enrolled_at", "datetime", "enrolment time", SHIFTED, variable="enrolled_at"),
+    Column(
+        "enrolled_at",
+        "datetime",
+        "enrolment time",
+        SHIFTED + "; empty where the k-anonymity ladder withheld it",
+        variable="enrolled_at",
+    ),
     Column(
         "status",
         "string",
@@ -215,6 +226,22 @@ ITEMS = _row_table(
     Column("claimed_at", "datetime", "when a nurse claimed it", SHIFTED, variable="claimed_at"),
     Column("resolved_at", "datetime", "when it was resolved", SHIFTED, variable="resolved_at"),
     Column(
+        "minutes_to_claim",
+        "decimal",
+        "minutes from opening until a nurse claimed it",
+        EXACT,
+        unit="min",
+        variable="minutes_to_claim",
+    ),
+    Column(
+        "minutes_to_resolve",
+        "decimal",
+        "minutes from opening until it was resolved",
+        EXACT,
+        unit="min",
+        variable="minutes_to_resolve",
+    ),
+    Column(
         "outcome",
         "string",
         "how it was resolved",
@@ -325,7 +352,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 PATIENT_VARIABLES = tuple(c.variable for c in PATIENTS if c.variable is not None)
-ROW_TABLES = ("readings", "findings", "items", "resource_use")
+# The tables of rows, in the order the kinds of rows fill them.
+ROW_TABLES = kinds.ROW_TABLES
 # What a study releases when it names no variables: everything, table by table.
 DEFAULT_VARIABLES = (*PATIENT_VARIABLES, *ROW_TABLES, "aggregates")
 COLUMN_VARIABLES = tuple(

@@ -1,12 +1,14 @@
 """One export, end to end: cohort, offsets, k-anonymity, streaming writes, checks.
 
-Nothing is written before the k-anonymity decision, so a study that cannot be made
-anonymous enough releases nothing. Rows are then read one patient and one keyset page
-at a time, each page in a short transaction of its own (a long one would hold
-SQLite's write lock, or PostgreSQL's vacuum horizon, for the whole export), and the
-export's ``transaction_time`` is the cut: rows stored after it are left out. Pages are
-formatted and written in a thread, so the event loop (the worker's other jobs, or
-the API on the embedded default) keeps running. Any failure deletes every file.
+Nothing is written before the k-anonymity decision (the study's own, and joined with
+what other studies released to the same researchers: ``service.research.overlap``), so
+a study that cannot be made anonymous enough releases nothing. Rows are then read one
+patient and one keyset page at a time, each page in a short transaction of its own (a
+long one would hold SQLite's write lock, or PostgreSQL's vacuum horizon, for the whole
+export), and the export's ``transaction_time`` is the cut: rows stored after it are
+left out. Pages are formatted and written in a thread, so the event loop (the worker's
+other jobs, or the API on the embedded default) keeps running. Any failure deletes
+every file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import concurrent.futures
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic
 from typing import Any
@@ -25,9 +27,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.database import reading
 from service.fhirkit.catalogue import Catalogue
-from service.research import checks, dictionary, kanon, records, report, repository, writers
+from service.research import (
+    checks,
+    dictionary,
+    kanon,
+    kinds,
+    overlap,
+    records,
+    report,
+    repository,
+    subjects,
+    writers,
+)
 from service.research.aggregates import Aggregates
-from service.research.dates import TimeShift, days_since, draw_offset_days, offset_for
+from service.research.dates import days_since, draw_offset_days
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms, StudyKeyring
 from service.research.vocabulary import vocabulary
@@ -37,20 +50,6 @@ PAGE = 1000
 # this often: once per page was a transaction per thousand rows, most of an export's
 # round trips.
 PROGRESS_SECONDS = 1.0
-# Row kinds per table, and the FHIR resource types each table is written as.
-_KINDS = {
-    "readings": ("readings",),
-    "findings": ("findings",),
-    "items": ("items",),
-    "resource_use": ("nurse_actions", "external"),
-}
-_RESOURCE_TYPES = {
-    "patients": ("Patient",),
-    "readings": ("Observation",),
-    "findings": ("DetectedIssue",),
-    "items": ("Task",),
-    "resource_use": ("Procedure", "Encounter"),
-}
 AGGREGATES_TABLE = "aggregates"
 DICTIONARY_FILE = "data-dictionary.csv"
 REPORT_FILE = "deidentification-report.json"
@@ -74,10 +73,6 @@ def window_of(study: Any) -> tuple[datetime, datetime]:
     return start, datetime.combine(study.period_end, time(), UTC) + timedelta(days=1)
 
 
-def _day(value: date | None, plus: int = 0) -> datetime | None:
-    return None if value is None else datetime.combine(value, time(), UTC) + timedelta(plus)
-
-
 @dataclass(frozen=True)
 class Plan:
     """What the export will release, decided before anything is written."""
@@ -88,7 +83,6 @@ class Plan:
     released: frozenset[str]
     release: kanon.Release
     people: list[records.Person]
-    status: dict[str, str]
     names: Pseudonyms
     window: tuple[datetime, datetime]
     cut: datetime
@@ -108,7 +102,7 @@ class Plan:
         the aggregates (which count them all) are released."""
         aggregated = AGGREGATES_TABLE in self.tables
         tables = dictionary.ROW_TABLES if aggregated else self.row_tables
-        return tuple(kind for table in tables for kind in _KINDS[table])
+        return tuple(kind for table in tables for kind in kinds.of_table(table))
 
 
 async def run(
@@ -120,7 +114,9 @@ async def run(
         plan = await _plan(tools, study_id, cut)
         await asyncio.to_thread(directory.mkdir, parents=True)
         files, aggregates = await _write(tools, plan, directory, progress)
-        return await _finish(tools, plan, directory, files, aggregates)
+        described = await _finish(tools, plan, directory, files, aggregates)
+        await overlap.note_release(tools.engine, plan.study.id, plan.release.level)
+        return described
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
@@ -132,21 +128,24 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         if study is None:
             raise LookupError("the study no longer exists")
         centres = (await repository.links(conn, [study_id]))[0][study_id]
-        enrolled = (_day(study.enrolled_from), _day(study.enrolled_until, 1))
-        members = await repository.cohort(conn, centres, study.protocols, *enrolled, cut)
+        members = await subjects.cohort(conn, study, centres, cut)
     names = Pseudonyms(tools.keyring.open(study.id, study.key_ciphertext, study.key_id))
     drawn = await _offsets(tools.engine, study, members)
     released = frozenset(study.variables)
-    qi = tuple(q for q in kanon.QUASI_IDENTIFIERS if q in released)
-    subjects = [_subject(m) for m in members]
-    release = kanon.anonymise(subjects, qi, study.k, study.max_suppressed_share)
+    shifts = {m.id: subjects.shift(study, drawn[m.id], m) for m in members}
+    qi = subjects.quasi_identifiers(released, study.non_identifying)
+    release = kanon.anonymise(
+        [subjects.subject(m, shifts[m.id]) for m in members],
+        qi,
+        study.k,
+        study.max_suppressed_share,
+    )
+    await overlap.check(tools.engine, study, release, cut)
     people = [
         records.Person(
             m.id,
             names.patient(m.id),
-            TimeShift(
-                offset_for(study.time_mode, drawn[m.id], m.enrolled_at), study.time_precision
-            ),
+            shifts[m.id],
             m.enrolled_at,
             _protocol_label(release.values[m.id], released),
         )
@@ -161,7 +160,6 @@ async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
         release=release,
         # Sorted by pseudonym: the files' order says nothing about ids or enrolment.
         people=sorted(people, key=lambda p: p.pseudonym),
-        status={m.id: str(m.status) for m in members},
         names=names,
         window=window_of(study),
         cut=cut,
@@ -175,18 +173,6 @@ def _protocol_label(values: dict[str, str | None], released: frozenset[str]) -> 
     return values.get("protocol") or "none"
 
 
-def _subject(member: Any) -> kanon.Subject:
-    enrolled = member.enrolled_at.date()
-    return kanon.Subject(
-        id=member.id,
-        age=kanon.age_at(member.birth_date, enrolled),
-        sex=member.sex,
-        municipality=member.municipality,
-        protocol=member.protocol,
-        enrolled=enrolled,
-    )
-
-
 async def _write(
     tools: Tools, plan: Plan, directory: Path, progress: Progress
 ) -> tuple[list[writers.WrittenFile], dict[str, int] | None]:
@@ -194,13 +180,12 @@ async def _write(
     mapper = records.Mapper(plan.names, tools.catalogue, plan.limits, plan.released)
     counts = Aggregates.for_study(plan.study.k) if AGGREGATES_TABLE in plan.tables else None
     sinks = {
-        t: writers.Sink(directory, _RESOURCE_TYPES[t], t, dictionary.columns(t, plan.released))
+        t: writers.Sink(directory, kinds.resource_types(t), t, dictionary.columns(t, plan.released))
         for t in ("patients", *plan.row_tables)
     }
     try:
         patients = [
-            records.patient(p, plan.release.values[p.id], plan.status[p.id], plan.released)
-            for p in plan.people
+            records.patient(p, plan.release.values[p.id], plan.released) for p in plan.people
         ]
         await asyncio.to_thread(sinks["patients"].write, patients)
         expected = 0
@@ -217,7 +202,7 @@ async def _write(
             async for done, person, kind, rows in _every_page(tools.engine, plan):
                 if writing is not None:
                     await asyncio.wrap_future(writing)
-                sink = sinks.get(records.TABLE_OF[kind])
+                sink = sinks.get(kinds.KINDS[kind].table)
                 writing = writer.submit(_write_page, sink, counts, mapper, kind, rows, person)
                 written += len(rows) if kind == "readings" else 0
                 if monotonic() - reported < PROGRESS_SECONDS:
@@ -251,7 +236,7 @@ def _write_page(
     mapper.limits.counting = sink is not None
     full = [mapper.row(kind, row, person) for row in rows]
     if counts is not None:
-        category = _CATEGORY[kind]
+        category = kinds.KINDS[kind].category
         for source, row in zip(rows, full, strict=True):
             day = row["day"] if kind == "readings" else _day_of(kind, source, person)
             minutes = row["minutes"] if kind == "nurse_actions" else None
@@ -261,17 +246,7 @@ def _write_page(
 
 
 def _day_of(kind: str, source: Any, person: records.Person) -> int:
-    return days_since(person.enrolled_at, _time_of(kind, source))
-
-
-# What the aggregates count each kind of row by.
-_CATEGORY = {
-    "readings": "measurement",
-    "findings": "rule",
-    "items": "severity",
-    "nurse_actions": "kind",
-    "external": "kind",
-}
+    return days_since(person.enrolled_at, kinds.KINDS[kind].time_of(source))
 
 
 def _write_aggregates(directory: Path, counts: Aggregates) -> list[writers.WrittenFile]:
@@ -301,7 +276,7 @@ async def _finish(
     # when those are fewer than a cell's threshold, or the counts would profile them.
     if not suppressed or len(suppressed) >= Aggregates.for_study(study.k).threshold:
         suppressed_records = {}
-        for kind in (k for table in plan.row_tables for k in _KINDS[table]):
+        for kind in (k for table in plan.row_tables for k in kinds.of_table(table)):
             counts = await _counts(tools.engine, plan, kind) if suppressed else {}
             suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
     config = report.configuration(study, plan.released, release.quasi_identifiers)
@@ -324,7 +299,7 @@ async def _finish(
         directory,
         [f.name for f in files] + [DICTIONARY_FILE],
         needles,
-        release.quasi_identifiers,
+        frozenset(entry["variable"] for entry in study.non_identifying or ()),
         study.k,
     )
     await asyncio.to_thread(writers.write_json, directory / REPORT_FILE, document)
@@ -387,16 +362,4 @@ async def _pages(
             yield rows
         if len(rows) < PAGE:
             return
-        after = (_time_of(kind, rows[-1]), rows[-1].id)
-
-
-def _time_of(kind: str, row: Any) -> datetime:
-    field = {
-        "readings": "effective_at",
-        "findings": "effective_at",
-        "items": "opened_at",
-        "nurse_actions": "occurred_at",
-        "external": "started_at",
-    }[kind]
-    moment: datetime = getattr(row, field)
-    return moment
+        after = (kinds.KINDS[kind].time_of(rows[-1]), rows[-1].id)

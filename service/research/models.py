@@ -79,6 +79,14 @@ class Study(SQLModel, table=True):
     max_offset_days: int = 180
     # Top- and bottom-coding: {measurement: {"low": x, "high": y}} in canonical units.
     value_limits: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    # Released patient attributes the study's reviewer declared non-identifying, in
+    # writing: [{"variable": ..., "justification": ...}]. Every other released patient
+    # attribute counts for k (service.research.kanon).
+    non_identifying: list[dict[str, str]] | None = Field(default=None, sa_type=JSONType)
+    # The finest generalisation (a kanon.LADDER rung's name) any export of the study
+    # has released: what another study's export is joined against (two studies of one
+    # cohort with a researcher in common). None: nothing released yet.
+    finest_level: str | None = Field(default=None, max_length=64)
     key_ciphertext: str = Field(sa_type=sa.Text)
     key_id: str = Field(max_length=16)
     created_by: str = Field(max_length=200)

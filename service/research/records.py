@@ -27,6 +27,7 @@ from typing import Any
 
 from service.fhirkit.catalogue import LOINC, UCUM, Catalogue
 from service.research import dictionary as d
+from service.research import kinds
 from service.research.dates import TimeShift, days_since
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
@@ -37,15 +38,6 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 Record = tuple[dict[str, Any], dict[str, Any]]
 Row = dict[str, Any]
-
-# The table each kind of source row is written to.
-TABLE_OF = {
-    "readings": "readings",
-    "findings": "findings",
-    "items": "items",
-    "nurse_actions": "resource_use",
-    "external": "resource_use",
-}
 
 _TASK_STATUS = {
     "open": "requested",
@@ -111,19 +103,28 @@ def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
     return quantity
 
 
+def minutes_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Exact minutes from ``start`` to ``end`` (true times: a duration read off times
+    truncated to the hour could be wrong by up to an hour)."""
+    if start is None or end is None:
+        return None
+    return rounded((end - start).total_seconds() / 60)
+
+
 def _split(value: str | None) -> list[str]:
     return value.split(";") if value else []
 
 
-def patient(
-    person: Person, values: dict[str, str | None], status: str, released: frozenset[str]
-) -> Record:
+def patient(person: Person, values: dict[str, str | None], released: frozenset[str]) -> Record:
+    """The patient's row and resource from their values as the k-anonymity decision
+    released them (the enrolment time None where the ladder withheld it)."""
+    attributes = ("age_band", "sex", "region", "protocol", "enrolment_period", "status")
     full: Row = {
         "patient": person.pseudonym,
-        **{name: values.get(name) for name in ("age_band", "sex", "region", "protocol")},
-        "enrolment_period": values.get("enrolment_period"),
-        "enrolled_at": person.shift.moment(person.enrolled_at),
-        "status": status,
+        **{name: values.get(name) for name in attributes},
+        "enrolled_at": None
+        if values.get("enrolled_at") is None
+        else person.shift.moment(person.enrolled_at),
     }
     row = {c.name: full[c.name] for c in d.columns("patients", released)}
     extensions = [
@@ -134,9 +135,9 @@ def patient(
         if row.get("enrolment_period")
         else None,
         _ext("enrolled-at", valueDateTime=person.shift.text(row["enrolled_at"]))
-        if "enrolled_at" in row
+        if row.get("enrolled_at") is not None
         else None,
-        _ext("status", valueCode=status) if "status" in row else None,
+        _ext("status", valueCode=row["status"]) if row.get("status") else None,
     ]
     resource: dict[str, Any] = {"resourceType": "Patient", "id": person.pseudonym}
     if row.get("sex"):
@@ -160,33 +161,28 @@ class Mapper:
         self.catalogue = catalogue
         self.limits = limits
         self.released = {
-            table: tuple(c.name for c in d.columns(table, released))
-            for table in set(TABLE_OF.values())
+            table: tuple(c.name for c in d.columns(table, released)) for table in kinds.ROW_TABLES
         }
         self._minutes_released = "minutes" in self.released["resource_use"]
-        self._rows: dict[str, Callable[[Any, Person], Row]] = {
-            "readings": self.reading_row,
-            "findings": self.finding_row,
-            "items": self.item_row,
-            "nurse_actions": self.nurse_action_row,
-            "external": self.external_row,
+        # Each kind's two steps: source row to table row, released row to resource.
+        self._steps: dict[str, tuple[Callable[[Any, Person], Row], Callable[[Row, Person], Any]]]
+        self._steps = {
+            "readings": (self.reading_row, self.reading_resource),
+            "findings": (self.finding_row, self.finding_resource),
+            "items": (self.item_row, self.item_resource),
+            "nurse_actions": (self.nurse_action_row, self.nurse_action_resource),
+            "external": (self.external_row, self.external_resource),
         }
-        self._resources: dict[str, Callable[[Row, Person], dict[str, Any]]] = {
-            "readings": self.reading_resource,
-            "findings": self.finding_resource,
-            "items": self.item_resource,
-            "nurse_actions": self.nurse_action_resource,
-            "external": self.external_resource,
-        }
+        assert set(self._steps) == set(kinds.KINDS), "every kind of row needs its mapping"
 
     def row(self, kind: str, source: Any, person: Person) -> Row:
         """The full table row of a source row (before the study's choice of columns)."""
-        return self._rows[kind](source, person)
+        return self._steps[kind][0](source, person)
 
     def release(self, kind: str, row: Row, person: Person) -> Record:
         """The released columns of ``row`` and the FHIR resource built from them alone."""
-        kept = {name: row[name] for name in self.released[TABLE_OF[kind]]}
-        return self._resources[kind](kept, person), kept
+        kept = {name: row[name] for name in self.released[kinds.KINDS[kind].table]}
+        return self._steps[kind][1](kept, person), kept
 
     # --- readings -------------------------------------------------------------------
 
@@ -330,6 +326,8 @@ class Mapper:
             "back_in_range": bool(src.back_in_range),
             "claimed_at": shift.moment(src.claimed_at),
             "resolved_at": shift.moment(src.resolved_at),
+            "minutes_to_claim": minutes_between(src.opened_at, src.claimed_at),
+            "minutes_to_resolve": minutes_between(src.opened_at, src.resolved_at),
             "outcome": src.outcome,
             "actions": ";".join(str(a) for a in src.actions or ()) or None,
             "minutes": rounded(src.minutes),
@@ -382,6 +380,9 @@ class Mapper:
         ]
         if row.get("escalation"):
             extensions.append(_ext("escalation", valueCode=row["escalation"]))
+        for name in ("minutes_to_claim", "minutes_to_resolve"):
+            if (duration := _quantity(row.get(name), "min")) is not None:
+                extensions.append(_ext(name.replace("_", "-"), valueQuantity=duration))
         if extensions:
             resource["extension"] = extensions
         return resource

@@ -34,6 +34,8 @@ def configuration(study: Any, released: frozenset[str], qi: tuple[str, ...]) -> 
         "k": study.k,
         "max_suppressed_share": study.max_suppressed_share,
         "quasi_identifiers": list(qi),
+        # The reviewer's written reasons for the released attributes that do not count.
+        "non_identifying": list(study.non_identifying or []),
         "variables": sorted(released),
         "time_mode": study.time_mode,
         "time_rule": TIME_RULES.get(study.time_mode, ""),
@@ -72,6 +74,8 @@ def build(
         "k_required": release.k,
         "k_reached": smallest_written_class,
         "generalisation": release.level.name,
+        # Quasi-identifiers written empty at the chosen rung.
+        "withheld": [q for q in release.quasi_identifiers if _withheld(q, release)],
         "equivalence_classes": release.classes,
         "ladder_trials": [
             {
@@ -93,3 +97,7 @@ def build(
         "values_coded": value_limits,
         "aggregates": aggregates,
     }
+
+
+def _withheld(name: str, release: kanon.Release) -> bool:
+    return name == "enrolled_at" and not release.level.enrolment_time

@@ -27,6 +27,7 @@ from service.devices.models import Device
 from service.ingest.models import ENTERED_IN_ERROR, Observation
 from service.patients.models import Patient
 from service.queue.models import WITHDRAWN, Finding, TriageItem
+from service.research import kinds
 from service.research.models import (
     ACTIVE_STATUSES,
     ExportJob,
@@ -92,6 +93,31 @@ async def visible_study(
 
 async def get_study(conn: AsyncConnection, study_id: str) -> Row[Any] | None:
     return (await conn.execute(sa.select(study).where(study.c.id == study_id))).first()
+
+
+async def overlapping_studies(conn: AsyncConnection, study_id: str) -> Sequence[Row[Any]]:
+    """The other studies that have released something and have a researcher in common
+    with ``study_id``: what an export of it could be joined with."""
+    ours = sa.select(study_researcher.c.subject).where(study_researcher.c.study_id == study_id)
+    shared = sa.exists().where(
+        study_researcher.c.study_id == study.c.id, study_researcher.c.subject.in_(ours)
+    )
+    query = (
+        sa.select(study)
+        .where(study.c.id != study_id, study.c.finest_level.is_not(None), shared)
+        .order_by(study.c.created_at, study.c.id)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def finest_level(conn: AsyncConnection, study_id: str) -> str | None:
+    query = sa.select(study.c.finest_level).where(study.c.id == study_id)
+    level: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return level
+
+
+async def set_finest_level(conn: AsyncConnection, study_id: str, level: str) -> None:
+    await conn.execute(sa.update(study).where(study.c.id == study_id).values(finest_level=level))
 
 
 async def links(
@@ -348,60 +374,38 @@ class _Source:
     extra: tuple[Any, ...] = ()
 
 
-def _source(kind: str) -> _Source:
-    if kind == "readings":
-        o = observation
-        # A retracted reading (entered-in-error) was never a measurement of the patient.
-        return _Source(
-            o,
-            READING_COLUMNS,
-            o.c.effective_at,
-            o.c.received_at,
-            (o.c.kind == "measurement", o.c.status != ENTERED_IN_ERROR),
-        )
-    if kind == "findings":
-        # Findings withdrawn when their reading was retracted, and the items closed
-        # for want of any finding, are history of an error, not of the patient.
-        return _Source(
-            finding,
-            FINDING_COLUMNS,
-            finding.c.effective_at,
-            finding.c.created_at,
-            (finding.c.withdrawn_at.is_(None),),
-        )
-    if kind == "items":
-        return _Source(
-            item,
-            ITEM_COLUMNS,
-            item.c.opened_at,
-            item.c.opened_at,
-            (item.c.outcome.is_distinct_from(WITHDRAWN),),
-        )
-    if kind == "nurse_actions":
-        e = nurse_event
-        return _Source(
-            e,
-            NURSE_EVENT_COLUMNS,
-            e.c.occurred_at,
-            e.c.recorded_at,
-            (_head(e), e.c.retracted.is_(False)),
-        )
-    if kind == "external":
-        x = external
-        return _Source(
-            x,
-            EXTERNAL_COLUMNS,
-            x.c.started_at,
-            x.c.recorded_at,
-            (_head(x), x.c.retracted.is_(False)),
-        )
-    raise ValueError(kind)
-
-
 def _head(table: Any) -> Any:
     """Rows nothing corrects: each correction chain's current row."""
     later = table.alias("later")
     return ~sa.exists().where(later.c.corrects == table.c.id)
+
+
+# Each kind's table, the columns an export may use, and what else a row must meet; its
+# time and storage columns are named by ``kinds.KINDS``.
+_TABLES: dict[str, tuple[Any, tuple[Any, ...], tuple[Any, ...]]] = {
+    # A retracted reading (entered-in-error) was never a measurement of the patient; findings
+    # withdrawn with it, and items closed for want of any finding, are history of an error.
+    "readings": (
+        observation,
+        READING_COLUMNS,
+        (observation.c.kind == "measurement", observation.c.status != ENTERED_IN_ERROR),
+    ),
+    "findings": (finding, FINDING_COLUMNS, (finding.c.withdrawn_at.is_(None),)),
+    "items": (item, ITEM_COLUMNS, (item.c.outcome.is_distinct_from(WITHDRAWN),)),
+    "nurse_actions": (
+        nurse_event,
+        NURSE_EVENT_COLUMNS,
+        (_head(nurse_event), nurse_event.c.retracted.is_(False)),
+    ),
+    "external": (external, EXTERNAL_COLUMNS, (_head(external), external.c.retracted.is_(False))),
+}
+assert set(_TABLES) == set(kinds.KINDS), "every kind of row needs its source table"
+
+
+def _source(name: str) -> _Source:
+    kind = kinds.KINDS[name]
+    table, columns, extra = _TABLES[name]
+    return _Source(table, columns, table.c[kind.at], table.c[kind.recorded], extra)
 
 
 async def page(

@@ -9,9 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from service.research.dictionary import DEFAULT_VARIABLES, VARIABLES
+from service.research.dictionary import DEFAULT_VARIABLES, PATIENT_VARIABLES, VARIABLES
 from service.research.models import TimeMode, TimePrecision
 
 Subject = Annotated[str, Field(min_length=1, max_length=200)]
@@ -34,6 +42,31 @@ class ValueLimit(BaseModel):
         if self.low is not None and self.high is not None and self.high <= self.low:
             raise ValueError("high must be above low")
         return self
+
+
+class NonIdentifying(BaseModel):
+    """A released patient attribute the study's reviewer judged not to identify anyone,
+    and why: it then does not count for k. The justification goes into every export's
+    de-identification report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variable: str = Field(description=f"one of {', '.join(PATIENT_VARIABLES)}")
+    justification: str = Field(min_length=20, max_length=2000)
+
+    @field_validator("variable")
+    @classmethod
+    def _a_patient_variable(cls, value: str) -> str:
+        if value not in PATIENT_VARIABLES:
+            raise ValueError(f"not a patient attribute: give one of {', '.join(PATIENT_VARIABLES)}")
+        return value
+
+    @field_validator("justification")
+    @classmethod
+    def _written(cls, value: str) -> str:
+        if len(value.split()) < 3:
+            raise ValueError("say in words why the attribute identifies no one")
+        return value
 
 
 class StudyCreate(BaseModel):
@@ -73,6 +106,14 @@ class StudyCreate(BaseModel):
     time_mode: TimeMode = TimeMode.shift
     time_precision: TimePrecision = TimePrecision.hour
     max_offset_days: int = Field(default=180, ge=1, le=3650)
+    non_identifying: list[NonIdentifying] = Field(
+        default_factory=list,
+        max_length=len(PATIENT_VARIABLES),
+        description=(
+            "released patient attributes the reviewer judged non-identifying, each with "
+            "the written justification; every other released patient attribute counts for k"
+        ),
+    )
 
     @field_validator("variables")
     @classmethod
@@ -89,6 +130,20 @@ class StudyCreate(BaseModel):
         if self.enrolled_from and self.enrolled_until and self.enrolled_until < self.enrolled_from:
             raise ValueError("enrolled_until is before enrolled_from")
         return self
+
+    @field_validator("non_identifying")
+    @classmethod
+    def _declared_once_and_released(
+        cls, value: list[NonIdentifying], info: ValidationInfo
+    ) -> list[NonIdentifying]:
+        declared = [n.variable for n in value]
+        if len(set(declared)) != len(declared):
+            raise ValueError("each variable once")
+        chosen = info.data.get("variables")
+        released = set(chosen if chosen is not None else DEFAULT_VARIABLES)
+        if missing := sorted(set(declared) - released):
+            raise ValueError(f"not released by the study: {', '.join(missing)}")
+        return value
 
 
 class StudyRead(BaseModel):
@@ -111,6 +166,7 @@ class StudyRead(BaseModel):
     time_precision: str
     max_offset_days: int
     value_limits: dict[str, ValueLimit]
+    non_identifying: list[NonIdentifying]
     created_by: str
     created_at: datetime
     export_url: str = Field(description="the Bulk Data kick-off, relative to the server")

@@ -44,6 +44,7 @@ class TooManyExports(ApiError):
 def _read(row: Row[Any], centres: list[str], researchers: list[str]) -> StudyRead:
     fields = {name: getattr(row, name) for name in StudyRead.model_fields if hasattr(row, name)}
     fields["value_limits"] = row.value_limits or {}
+    fields["non_identifying"] = row.non_identifying or []
     return StudyRead(
         **fields,
         centres=centres,

@@ -74,7 +74,7 @@ def _mapped_words(catalogue: Catalogue) -> list[str]:
     every = frozenset(dictionary.VARIABLES)
     mapper = records.Mapper(Pseudonyms(bytes(32)), catalogue, ValueLimits({}), every)
     values: dict[str, str | None] = {q: "x" for q in kanon.QUASI_IDENTIFIERS}
-    documents = [records.patient(person, values, "active", every)]
+    documents = [records.patient(person, values, every)]
     kinds = ("findings", "items", "nurse_actions", "external")
     for kind, source in zip(kinds, _placeholder_rows(), strict=True):
         documents.append(mapper.release(kind, mapper.row(kind, source, person), person))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
@@ -99,3 +100,22 @@ def test_a_study_key_still_opens_after_a_data_key_rotation() -> None:
     assert rotated.open("study-a", sealed, "k1") == bytes(32)
     with pytest.raises(KeyError):
         StudyKeyring.from_vault(IdentityVault(bytes(32), "k2")).open("study-a", sealed, "k1")
+
+
+def test_the_written_check_counts_every_column_of_the_patient_file(tmp_path: Path) -> None:
+    """Not a list of quasi-identifiers kept elsewhere: what the file holds. A status
+    column makes the one paused patient a class of her own."""
+    rows = ['"p1","female","paused"'] + [f'"p{i}","female","active"' for i in range(2, 7)]
+    (tmp_path / "patients.csv").write_text('"patient","sex","status"\n' + "\n".join(rows) + "\n")
+    needles = _needles()
+    with pytest.raises(checks.CheckFailed, match="a class of 1 patients, fewer than k=5"):
+        checks.verify(tmp_path, [], needles, frozenset(), 5)
+    assert checks.verify(tmp_path, [], needles, frozenset({"status"}), 5) == 6
+
+
+def test_joined_releases_are_judged_on_the_union_of_their_attributes() -> None:
+    by_sex = {f"p{i}": ("female" if i < 5 else "male",) for i in range(10)}
+    by_age = {f"p{i}": ("70-74" if i in (0, 1, 2, 5, 6) else "75-79",) for i in range(10)}
+    assert kanon.smallest_joined_class(by_sex, [by_age]) == (2, 10)
+    assert kanon.smallest_joined_class(by_sex, [by_sex]) == (5, 10)
+    assert kanon.smallest_joined_class(by_sex, [{"someone else": ("x",)}]) is None
