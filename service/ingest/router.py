@@ -8,7 +8,7 @@ from starlette.responses import Response
 from service.audit import service as audit
 from service.auth.deps import ObservationCreator, ObservationReader, ObservationSearcher
 from service.deps import Db, State
-from service.fhirkit.body import read_fhir_body
+from service.fhirkit.body import read_bundle_body, read_fhir_body
 from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
 from service.fhirkit.responses import FhirResponse
@@ -91,7 +91,7 @@ async def process_bundle(
 ) -> FhirResponse:
     """A gateway's ``transaction`` (all or nothing) or ``batch`` (entry by entry) Bundle."""
     settings = state.settings
-    body, _ = await read_fhir_body(request, settings)
+    body, _ = await read_bundle_body(request, settings)
     response = await bundles.process(
         db,
         principal,
@@ -99,6 +99,8 @@ async def process_bundle(
         ingest_context(state),
         state.vault,
         max_entries=settings.bundle_max_entries,
+        max_entry_bytes=settings.max_body_bytes,
+        max_entry_items=settings.max_json_items,
     )
     await audit.record_bundle(db, principal, str(body["type"]), response)
     return FhirResponse(response)
