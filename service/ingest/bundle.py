@@ -26,6 +26,7 @@ from service.models_base import new_id
 from service.patients import repository as patients
 from service.patients.identity_number import DNR_SYSTEM, FNR_SYSTEM
 from service.patients.identity_vault import IdentityVault
+from service.settings import Settings
 
 _STATUS_TEXT = {
     200: "200 OK",
@@ -49,11 +50,12 @@ async def process(
     vault: IdentityVault,
     *,
     max_entries: int,
-    max_entry_bytes: int,
-    max_entry_items: int,
+    max_entry_bytes: int = Settings.model_fields["max_body_bytes"].default,
+    max_entry_items: int = Settings.model_fields["max_json_items"].default,
 ) -> dict[str, Any]:
     """``max_entry_bytes`` and ``max_entry_items``: the limits of a body of one resource
-    (Settings), which hold for each entry too, whatever room the Bundle leaves."""
+    (Settings; the route passes the configured ones), which hold for each entry too,
+    whatever room the Bundle leaves."""
     entries = _entries(bundle, max_entries)
     _check_entry_sizes(entries, max_bytes=max_entry_bytes, max_items=max_entry_items)
     if bundle["type"] == "transaction":

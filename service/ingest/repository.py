@@ -71,6 +71,20 @@ async def coincident_timestamp(
     return (await conn.execute(query)).first()
 
 
+async def newest_coincident_timestamp(
+    conn: AsyncConnection, patient_id: str, code: str, device_id: str
+) -> datetime | None:
+    """The gateway time of the newest stored coincident timestamp of the patient's
+    device (on the (patient, code, time) index)."""
+    query = sa.select(sa.func.max(observation.c.effective_at)).where(
+        observation.c.patient_id == patient_id,
+        observation.c.code == code,
+        observation.c.device_id == device_id,
+    )
+    newest: datetime | None = (await conn.execute(query)).scalar_one()
+    return newest
+
+
 async def get_visible(
     conn: AsyncConnection, principal: Principal, observation_id: str
 ) -> Row[Any] | None:

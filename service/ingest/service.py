@@ -83,6 +83,8 @@ class References:
     # Coincident timestamps by fullUrl or "Observation/{id}": what a reading that
     # references one is corrected by.
     clocks: dict[str, CoincidentClock] = field(default_factory=dict)
+    # By device id: the gateway time of the newest coincident timestamp seen.
+    newest_clock_at: dict[str, datetime | None] = field(default_factory=dict)
 
     def only_patient(self) -> PatientRef | None:
         distinct = set(self.patients.values())
@@ -134,7 +136,7 @@ async def prepare(
         reading = await _corrected(conn, reading, resource, patient, device, refs)
     check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
     if reading.clock is not None and device is not None:
-        await _set_clock(conn, device, reading, full_url, refs)
+        await _set_clock(conn, patient.id, device, reading, full_url, refs)
     verbatim = raw.decode() if raw is not None else orjson.dumps(resource).decode()
     row = _row(reading, verbatim, patient, device.id if device else None, ctx.now)
     if full_url is not None and full_url in refs.observations:
@@ -255,17 +257,28 @@ async def _device(
 
 async def _set_clock(
     conn: AsyncConnection,
+    patient_id: str,
     device: DeviceRef,
     reading: NormalisedReading,
     full_url: str | None,
     refs: References,
 ) -> None:
+    """A coincident timestamp sets its device's clock, unless a newer one already did:
+    one re-sent after the device's clock was set must not turn it back."""
     assert reading.clock is not None
     offset, doubtful = clocks.offset_from(reading.clock, reading.effective_at)
-    device.clock_offset_seconds, device.clock_doubtful = offset, doubtful
-    await devices.set_clock(conn, device.id, offset, doubtful)
     if full_url is not None:
         refs.clocks[full_url] = CoincidentClock(device.id, offset, doubtful)
+    if device.id not in refs.newest_clock_at:
+        refs.newest_clock_at[device.id] = await repository.newest_coincident_timestamp(
+            conn, patient_id, reading.code, device.id
+        )
+    newest = refs.newest_clock_at[device.id]
+    if newest is not None and reading.effective_at < newest:
+        return
+    refs.newest_clock_at[device.id] = reading.effective_at
+    device.clock_offset_seconds, device.clock_doubtful = offset, doubtful
+    await devices.set_clock(conn, device.id, offset, doubtful)
 
 
 async def _corrected(

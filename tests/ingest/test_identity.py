@@ -259,3 +259,22 @@ async def test_the_migration_gives_stored_readings_the_keys_ingest_computes(
         client, patient, _upload(patient, _coincident(now, now), readings, "mig-1")
     )
     assert statuses[3:] == ["200 OK"] * 3
+
+
+async def test_a_resent_older_coincident_timestamp_does_not_turn_the_clock_back(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """The gateway re-sends yesterday's upload, coincident timestamp and all, after the
+    device's clock was set: later readings are still corrected by the newest offset."""
+    patient = await enrol(client, settings, await create_centre(app, settings))
+    now = datetime.now(UTC).replace(microsecond=0)
+    earlier = now - timedelta(hours=5)
+    old = _upload(patient, _coincident(earlier, earlier + timedelta(hours=2)), [], "back-1")
+    await _post(client, patient, old)
+    await _post(client, patient, _upload(patient, _coincident(now, now), [], "back-1"))
+    assert (await _post(client, patient, old))[2] == "200 OK"  # stored once, as before
+
+    measured = now - timedelta(minutes=3)
+    plain = observation("x", "8867-4", 66, effective=measured)
+    await _post(client, patient, _upload(patient, None, [plain], "back-1"))
+    assert [at for at, _ in await _effective(app, patient.id, "8867-4")] == [measured]

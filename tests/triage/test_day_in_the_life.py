@@ -214,8 +214,6 @@ class Simulation:
                         ctx,
                         self.state.vault,
                         max_entries=self.state.settings.bundle_max_entries,
-                        max_entry_bytes=self.state.settings.max_body_bytes,
-                        max_entry_items=self.state.settings.max_json_items,
                     )
                 statuses = [e["response"]["status"] for e in answer["entry"]]
                 assert statuses[0] == "200 OK"  # the Patient: found, never created
