@@ -136,6 +136,10 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(research_router)
     app.include_router(research_fhir_router)
     app.include_router(resource_use_router)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        bundle_max_body_bytes=settings.bundle_max_body_bytes,
+    )
     logs.configure(settings.log_level)
     return app

@@ -35,9 +35,16 @@ SECURITY_HEADERS = [
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int = 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = 1024 * 1024,
+        bundle_max_body_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # POST /fhir takes a gateway's Bundle, which may be larger (Settings).
+        self.bundle_max_body_bytes = bundle_max_body_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,9 +58,10 @@ class RequestMiddleware:
             detail = "control characters are not allowed in the path or the query"
             await _refuse(scope, send, request_id, 400, detail)
             return
-        if _declared_too_large(scope, self.max_body_bytes):
+        limit = self.bundle_max_body_bytes if _is_bundle(scope) else self.max_body_bytes
+        if _declared_too_large(scope, limit):
             # Every route, /api as well as /fhir: no body over the limit is read at all.
-            detail = f"the request body is larger than {self.max_body_bytes} bytes"
+            detail = f"the request body is larger than {limit} bytes"
             await _refuse(scope, send, request_id, 413, detail)
             return
         if _chunked_api_body(scope):
@@ -97,6 +105,10 @@ def _has_control_characters(scope: Scope) -> bool:
     query = unquote_to_bytes(scope.get("query_string", b""))
     path: str = scope.get("path", "")
     return any(ord(c) < 0x20 for c in path) or any(b < 0x20 for b in query)
+
+
+def _is_bundle(scope: Scope) -> bool:
+    return scope["method"] == "POST" and scope.get("path") == "/fhir"
 
 
 def _declared_too_large(scope: Scope, limit: int) -> bool:

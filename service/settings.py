@@ -54,12 +54,20 @@ class Settings(BaseSettings):
     retired_data_keys: dict[str, str] = Field(default_factory=dict)
     lookup_key_id: str | None = None
 
-    # Ingest.
+    # Ingest. A body other than a Bundle: at most this many bytes and JSON values.
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 32
     max_json_items: int = 20_000
     future_skew_seconds: int = 600
-    bundle_max_entries: int = 1000
+    # A Bundle (POST /fhir): its byte and value limits follow from its entry limit, so
+    # they never stop a Bundle short of it. 6,000 entries hold what a PHD gateway sends
+    # after a day offline: an oximeter every minute with its device observations and
+    # hourly coincident timestamps is 5,811 IG-shaped entries, 6.7 MB and 270,000
+    # values (tests/ingest/day_offline.py). The allowance per entry is room for the
+    # richest Observation the PHD IG publishes (numeric-spo2-alarm: 111 values, 2.6 kB).
+    bundle_max_entries: int = 6000
+    bundle_entry_bytes: int = 3 * 1024
+    bundle_entry_items: int = 128
     default_page_size: int = 50
     max_page_size: int = 500
 
@@ -95,6 +103,14 @@ class Settings(BaseSettings):
     @property
     def dev_issuer_enabled(self) -> bool:
         return not self.oidc_issuers
+
+    @property
+    def bundle_max_body_bytes(self) -> int:
+        return max(self.max_body_bytes, self.bundle_max_entries * self.bundle_entry_bytes)
+
+    @property
+    def bundle_max_json_items(self) -> int:
+        return max(self.max_json_items, self.bundle_max_entries * self.bundle_entry_items)
 
 
 @lru_cache(maxsize=1)

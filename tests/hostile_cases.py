@@ -300,10 +300,15 @@ def care_plan_padded_to_two_mib() -> bytes:
     return body[:-1] + b" " * (2 * MIB) + b"}"
 
 
-def bundle_over_one_mib(patient_id: str) -> bytes:
+def bundle_with_text(patient_id: str, size: int) -> bytes:
+    """A reading Bundle whose first entry carries a note of ``size`` characters."""
     bundle = reading_bundle("transaction", patient_id)
-    bundle["entry"][0]["resource"]["note"] = [{"text": "x" * MIB}]
+    bundle["entry"][0]["resource"]["note"] = [{"text": "x" * size}]
     return orjson.dumps(bundle)
+
+
+# A Bundle may be larger than any other body (Settings.bundle_max_body_bytes).
+BUNDLE_LIMIT = Settings().bundle_max_body_bytes
 
 
 def bundle_nested(patient_id: str, depth: int) -> bytes:
@@ -1044,8 +1049,16 @@ INJECTION = [
 
 BODIES = [
     Case(
-        "body: transaction Bundle over 1 MiB",
-        lambda w, t: Req("POST", "/fhir", w.me.token, content=bundle_over_one_mib(w.me.id)),
+        "body: transaction Bundle over the Bundle limit",
+        lambda w, t: Req(
+            "POST", "/fhir", w.me.token, content=bundle_with_text(w.me.id, BUNDLE_LIMIT)
+        ),
+        413,
+        check=lambda w, r: bad_issue(r, "too-costly"),
+    ),
+    Case(
+        "body: transaction Bundle with one entry over 1 MiB",
+        lambda w, t: Req("POST", "/fhir", w.me.token, content=bundle_with_text(w.me.id, MIB)),
         413,
         check=lambda w, r: bad_issue(r, "too-costly"),
     ),

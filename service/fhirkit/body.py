@@ -51,6 +51,16 @@ async def read_fhir_body(request: Request, settings: Settings) -> tuple[dict[str
     )
 
 
+async def read_bundle_body(request: Request, settings: Settings) -> tuple[dict[str, Any], bytes]:
+    """``read_json_body`` with a Bundle's limits, which follow from its entry limit."""
+    return await read_json_body(
+        request,
+        max_bytes=settings.bundle_max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_items=settings.bundle_max_json_items,
+    )
+
+
 def parse_json(raw: bytes, *, max_depth: int, max_items: int) -> dict[str, Any]:
     if not raw.strip():
         raise FhirError.one(400, "structure", "the request body is empty")
@@ -107,6 +117,19 @@ def _check_shape(document: dict[str, Any], *, max_depth: int, max_items: int) ->
                 stack.append((child, depth + 1))
         if items > max_items:
             raise FhirError.one(400, "too-costly", f"the JSON holds more than {max_items} values")
+
+
+def count_values(node: Any) -> int:
+    """How many JSON values ``node`` holds below it (iterative, as ``_check_shape``)."""
+    stack, count = [node], 0
+    while stack:
+        current = stack.pop()
+        children = current.values() if isinstance(current, dict) else current
+        for child in children:
+            count += 1
+            if isinstance(child, dict | list):
+                stack.append(child)
+    return count
 
 
 def _check_media_type(request: Request) -> None:

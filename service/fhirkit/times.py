@@ -48,3 +48,17 @@ def parse_effective(value: object, local_zone: ZoneInfo) -> EffectiveTime:
         return EffectiveTime(at=parsed.astimezone(UTC), original=value)
     except OverflowError:
         raise InvalidTime("the time is outside the range of dates this service stores") from None
+
+
+def as_the_device_said(original: str) -> str:
+    """A reading's time as the device stated it, before any clock correction: the UTC
+    instant when its offset is known, the wall-clock time when it is not (``-00:00``).
+
+    What identifies a reading must not move when we learn more about the device's
+    clock (a newer coincident timestamp) or change the centre's zone. ``original``
+    has already passed ``parse_effective``.
+    """
+    parsed = datetime.fromisoformat(original.replace("Z", "+00:00"))
+    if original.endswith("-00:00"):
+        return "wall " + parsed.replace(tzinfo=None).isoformat()
+    return parsed.astimezone(UTC).isoformat()

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.devices import repository as devices
+from service.fhirkit.body import count_values
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import retraction
@@ -27,6 +28,7 @@ from service.models_base import new_id
 from service.patients import repository as patients
 from service.patients.identity_number import DNR_SYSTEM, FNR_SYSTEM
 from service.patients.identity_vault import IdentityVault
+from service.settings import Settings
 
 _STATUS_TEXT = {
     200: "200 OK",
@@ -51,11 +53,17 @@ async def process(
     vault: IdentityVault,
     *,
     max_entries: int,
+    max_entry_bytes: int = Settings.model_fields["max_body_bytes"].default,
+    max_entry_items: int = Settings.model_fields["max_json_items"].default,
     representation: bool = False,
 ) -> dict[str, Any]:
-    """``representation`` (``Prefer: return=representation``): each stored Observation's
-    entry carries the resource, with the verdict the patient's device may show."""
+    """``max_entry_bytes`` and ``max_entry_items``: the limits of a body of one resource
+    (Settings; the route passes the configured ones), which hold for each entry too,
+    whatever room the Bundle leaves. ``representation`` (``Prefer:
+    return=representation``): each stored Observation's entry carries the resource, with
+    the verdict the patient's device may show."""
     entries = _entries(bundle, max_entries)
+    _check_entry_sizes(entries, max_bytes=max_entry_bytes, max_items=max_entry_items)
     if bundle["type"] == "transaction":
         responses = await _transaction(conn, principal, entries, ctx, vault, representation)
         kind = "transaction-response"
@@ -94,6 +102,28 @@ def _entries(bundle: dict[str, Any], max_entries: int) -> list[dict[str, Any]]:
     return entries
 
 
+def _check_entry_sizes(
+    entries: Sequence[dict[str, Any]], *, max_bytes: int, max_items: int
+) -> None:
+    """An entry may be no larger than the same resource posted alone: the Bundle's
+    larger limits are for many entries, not for one costly resource."""
+    for index, entry in enumerate(entries):
+        if count_values(entry) > max_items:
+            raise FhirError.one(
+                400,
+                "too-costly",
+                f"an entry may hold at most {max_items} JSON values",
+                f"Bundle.entry[{index}]",
+            )
+        if len(orjson.dumps(entry)) > max_bytes:
+            raise FhirError.one(
+                413,
+                "too-costly",
+                f"an entry may be at most {max_bytes} bytes",
+                f"Bundle.entry[{index}]",
+            )
+
+
 async def _transaction(
     conn: AsyncConnection,
     principal: Principal,
@@ -106,10 +136,7 @@ async def _transaction(
     responses: list[dict[str, Any]] = [{} for _ in entries]
     pending: list[tuple[int, ingest.PreparedReading]] = []
     for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
-        try:
-            outcome = await _entry(conn, principal, entries[index], ctx, vault, refs)
-        except FhirError as error:
-            raise error.within(f"Bundle.entry[{index}].resource") from None
+        outcome = await _entry_at(conn, principal, entries, index, ctx, vault, refs)
         if isinstance(outcome, ingest.PreparedReading):
             pending.append((index, outcome))
         else:
@@ -133,17 +160,16 @@ async def _batch(
     for index in sorted(range(len(entries)), key=lambda i: _rank(entries[i])):
         try:
             async with conn.begin_nested():
-                outcome = await _entry(conn, principal, entries[index], ctx, vault, refs)
+                outcome = await _entry_at(conn, principal, entries, index, ctx, vault, refs)
                 if isinstance(outcome, ingest.PreparedReading):
                     stored = (await ingest.store(conn, [outcome], ctx))[0]
                     outcome = _stored_response(stored, representation)
             responses[index] = outcome
         except FhirError as error:
-            located = error.within(f"Bundle.entry[{index}].resource")
             responses[index] = {
                 "response": {
                     "status": _STATUS_TEXT.get(error.status_code, str(error.status_code)),
-                    "outcome": located.outcome(),
+                    "outcome": error.outcome(),
                 }
             }
     return responses
@@ -178,6 +204,65 @@ def _rank(entry: dict[str, Any]) -> int:
     return _ORDER.get(str(kind), 4)
 
 
+async def _entry_at(
+    conn: AsyncConnection,
+    principal: Principal,
+    entries: Sequence[dict[str, Any]],
+    index: int,
+    ctx: ingest.IngestContext,
+    vault: IdentityVault,
+    refs: ingest.References,
+) -> dict[str, Any] | ingest.PreparedReading:
+    """Entry ``index``; its errors name their element from the Bundle down."""
+    _check_request(entries[index], index)
+    try:
+        return await _entry(conn, principal, entries[index], ctx, vault, refs)
+    except FhirError as error:
+        raise error.within(f"Bundle.entry[{index}].resource") from None
+
+
+def _plain_id(value: str) -> bool:
+    return bool(value) and "/" not in value and "?" not in value
+
+
+def _check_request(entry: dict[str, Any], index: int) -> None:
+    """What the entry asks for, which lives in ``Bundle.entry[n].request``, not in the
+    resource: errors about it say so."""
+    at = f"Bundle.entry[{index}]"
+    resource, request = entry.get("resource"), entry.get("request")
+    if not isinstance(resource, dict):
+        raise FhirError.one(422, "required", "each entry needs a resource", f"{at}.resource")
+    if not isinstance(request, dict):
+        raise FhirError.one(422, "required", "each entry needs a request", f"{at}.request")
+    if request.get("method") == "PUT" and resource.get("resourceType") == "Observation":
+        observation_id = str(request.get("url", "")).removeprefix("Observation/")
+        if not str(request.get("url", "")).startswith("Observation/") or not _plain_id(
+            observation_id
+        ):
+            raise FhirError.one(
+                422,
+                "not-supported",
+                "a PUT entry's url must be Observation/{id} (a retraction)",
+                f"{at}.request.url",
+            )
+        return
+    if request.get("method") != "POST":
+        raise FhirError.one(
+            422,
+            "not-supported",
+            "entries must be POST to the resource's type (e.g. url 'Observation'), or PUT "
+            "Observation/{id} to retract a reading",
+            f"{at}.request.method",
+        )
+    if str(request.get("url", "")).split("?")[0] != resource.get("resourceType"):
+        raise FhirError.one(
+            422,
+            "not-supported",
+            "entries must be POST to the resource's type (e.g. url 'Observation')",
+            f"{at}.request.url",
+        )
+
+
 async def _entry(
     conn: AsyncConnection,
     principal: Principal,
@@ -186,20 +271,12 @@ async def _entry(
     vault: IdentityVault,
     refs: ingest.References,
 ) -> dict[str, Any] | ingest.PreparedReading:
-    resource = entry.get("resource")
-    request = entry.get("request") or {}
-    if not isinstance(resource, dict) or not isinstance(request, dict):
-        raise FhirError.one(422, "required", "each entry needs a resource and a request", "Entry")
+    """An entry whose request ``_check_request`` accepted."""
+    resource: dict[str, Any] = entry["resource"]
+    request: dict[str, Any] = entry["request"]
     kind = resource.get("resourceType")
     if kind == "Observation" and request.get("method") == "PUT":
         return await _retract(conn, principal, resource, request, ctx)
-    if request.get("method") != "POST" or str(request.get("url", "")).split("?")[0] != kind:
-        raise FhirError.one(
-            422,
-            "not-supported",
-            "entries must be POST to the resource's type (e.g. url 'Observation')",
-            "Entry.request",
-        )
     full_url = entry.get("fullUrl")
     if kind == "Observation":
         return await ingest.prepare(conn, principal, resource, ctx, refs, full_url=full_url)
@@ -360,12 +437,7 @@ async def _retract(
 ) -> dict[str, Any]:
     """``PUT Observation/{id}``: a retraction, as ``PUT /fhir/Observation/{id}`` alone
     (service/ingest/retraction.py), audited as the update it is."""
-    url = str(request.get("url", ""))
-    observation_id = url.removeprefix("Observation/")
-    if not url.startswith("Observation/") or not observation_id or "/" in observation_id:
-        raise FhirError.one(
-            422, "not-supported", "a PUT entry's url must be Observation/{id}", "Entry.request"
-        )
+    observation_id = str(request["url"]).removeprefix("Observation/")  # _check_request
     if_match = request.get("ifMatch")
     result = await retraction.retract(
         conn,

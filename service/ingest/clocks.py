@@ -27,8 +27,14 @@ def offset_from(clock: DeviceClock, gateway_time: datetime) -> tuple[float | Non
 
 
 def corrected(
-    reading: NormalisedReading, offset_seconds: float | None, doubtful: bool
+    reading: NormalisedReading,
+    offset_seconds: float | None,
+    doubtful: bool,
+    *,
+    by: str = "its latest coincident timestamp",
 ) -> NormalisedReading:
+    """``by``: whose offset this is, for the note (the reading's own coincident
+    timestamp, or the device's latest)."""
     if doubtful:
         return dataclasses.replace(
             reading,
@@ -37,7 +43,7 @@ def corrected(
         )
     if offset_seconds is None or abs(offset_seconds) < TOLERANCE_SECONDS:
         return reading
-    note = f"corrected by the device's clock offset ({offset_seconds:+.0f} s)"
+    note = f"corrected by the device's clock offset ({offset_seconds:+.0f} s) of {by}"
     if reading.time_note:
         note = f"{reading.time_note}; {note}"
     return dataclasses.replace(

@@ -17,7 +17,12 @@ import orjson
 
 from service.fhirkit.catalogue import UCUM, Catalogue, Measurement, UnitNotAccepted
 from service.fhirkit.outcome import FhirError
-from service.fhirkit.times import EffectiveTime, InvalidTime, parse_effective
+from service.fhirkit.times import (
+    EffectiveTime,
+    InvalidTime,
+    as_the_device_said,
+    parse_effective,
+)
 
 ACCEPTED_STATUSES = frozenset({"registered", "preliminary", "final", "amended", "corrected"})
 
@@ -77,19 +82,24 @@ class NormalisedReading:
         return self.values[0] if self.values and not panel else None
 
     def dedup_key(self, device_id: str | None) -> str:
-        """What makes two posts the same reading.
+        """What makes two posts the same reading (of one patient: the key is unique per
+        patient).
 
-        The device's own identifier when it sent one; otherwise the same code, time,
-        values and device. Two genuinely different readings at the same second from
-        the same device with the same values cannot be told apart: we store one.
+        The device's own identifier when it sent one; otherwise what the device said:
+        code, its own uncorrected time, values as sent, and device. Never our corrected
+        time: a reading re-sent after a newer coincident timestamp is corrected by
+        another offset, and would otherwise be stored (and judged) twice. Two genuinely
+        different readings at the same second from the same device with the same values
+        cannot be told apart: we store one. Migration 0014 holds a frozen copy of this
+        rule for the rows stored before it.
         """
         if self.identifier is not None:
             basis = "id|" + "|".join(self.identifier)
         else:
             values = ";".join(f"{v.code}={v.original_value}{v.original_unit}" for v in self.values)
             basis = (
-                f"v|{self.code}|{self.effective_at.isoformat()}|{values}|{self.fingerprint}|"
-                f"{device_id or ''}"
+                f"d|{self.code}|{as_the_device_said(self.effective_original)}|{values}|"
+                f"{self.fingerprint}|{device_id or ''}"
             )
         return hashlib.sha256(basis.encode()).hexdigest()
 
@@ -196,7 +206,7 @@ def _context(
 ) -> NormalisedReading:
     clock = None
     if key == "coincident_timestamp":
-        clock = DeviceClock(_device_time(resource))
+        clock = DeviceClock(device_time(resource))
     value_part = {
         k: v
         for k, v in resource.items()
@@ -208,7 +218,9 @@ def _context(
     )
 
 
-def _device_time(resource: dict[str, Any]) -> datetime | None:
+def device_time(resource: dict[str, Any]) -> datetime | None:
+    """The device's own clock in a coincident timestamp (``valueDateTime``); None for a
+    clock fault."""
     raw = resource.get("valueDateTime")
     if not isinstance(raw, str):
         return None

@@ -69,6 +69,35 @@ async def find_by_dedup(
     return {(r.patient_id, r.dedup_key): r for r in await conn.execute(query)}
 
 
+async def coincident_timestamp(
+    conn: AsyncConnection, patient_id: str, observation_id: str
+) -> Row[Any] | None:
+    """A stored coincident timestamp of the patient's devices, that a reading of theirs
+    references: its device, gateway time and verbatim resource (the device's time)."""
+    query = sa.select(
+        observation.c.device_id, observation.c.effective_at, observation.c.resource
+    ).where(
+        observation.c.id == observation_id,
+        observation.c.patient_id == patient_id,
+        observation.c.measurement == "coincident_timestamp",
+    )
+    return (await conn.execute(query)).first()
+
+
+async def newest_coincident_timestamp(
+    conn: AsyncConnection, patient_id: str, code: str, device_id: str
+) -> datetime | None:
+    """The gateway time of the newest stored coincident timestamp of the patient's
+    device (on the (patient, code, time) index)."""
+    query = sa.select(sa.func.max(observation.c.effective_at)).where(
+        observation.c.patient_id == patient_id,
+        observation.c.code == code,
+        observation.c.device_id == device_id,
+    )
+    newest: datetime | None = (await conn.execute(query)).scalar_one()
+    return newest
+
+
 async def get_visible(
     conn: AsyncConnection, principal: Principal, observation_id: str
 ) -> Row[Any] | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from service.ingest.canonical import add_canonical_quantities
 from service.ingest.triage_seam import Verdict
 
 FLAGS_SYSTEM = "https://fhir.dho.example/CodeSystem/dho-flags"
@@ -47,6 +48,7 @@ def observation_to_fhir(
     resource["subject"] = {"reference": f"Patient/{row['patient_id']}"}
     if row["device_id"] is not None:
         resource["device"] = {"reference": f"Device/{row['device_id']}"}
+    add_canonical_quantities(resource, row["components"])
     if verdict is not None:
         resource["interpretation"] = [
             *(resource.get("interpretation") or ()),

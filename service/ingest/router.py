@@ -13,7 +13,7 @@ from service.auth.deps import (
     ObservationUpdater,
 )
 from service.deps import Db, State
-from service.fhirkit.body import read_fhir_body
+from service.fhirkit.body import read_bundle_body, read_fhir_body
 from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
 from service.fhirkit.responses import FhirResponse
@@ -97,7 +97,7 @@ async def process_bundle(
 ) -> FhirResponse:
     """A gateway's ``transaction`` (all or nothing) or ``batch`` (entry by entry) Bundle."""
     settings = state.settings
-    body, _ = await read_fhir_body(request, settings)
+    body, _ = await read_bundle_body(request, settings)
     # A Bundle tagged as history is stored without triage (service.ingest.history).
     ctx = history.context_for_bundle(body, principal, ingest_context(state))
     response = await bundles.process(
@@ -107,6 +107,8 @@ async def process_bundle(
         ctx,
         state.vault,
         max_entries=settings.bundle_max_entries,
+        max_entry_bytes=settings.max_body_bytes,
+        max_entry_items=settings.max_json_items,
         representation="return=representation" in request.headers.get("prefer", ""),
     )
     await audit.record_bundle(db, principal, str(body["type"]), response)

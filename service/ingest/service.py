@@ -23,7 +23,13 @@ from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import clocks, repository
-from service.ingest.normalise import NormalisedReading, check_not_in_future, normalise
+from service.ingest.normalise import (
+    DeviceClock,
+    NormalisedReading,
+    check_not_in_future,
+    device_time,
+    normalise,
+)
 from service.ingest.triage_seam import ReadingJudge, StoredReading, Verdict
 from service.models_base import new_id
 from service.patients import repository as patients
@@ -61,6 +67,15 @@ class DeviceRef:
     clock_doubtful: bool
 
 
+@dataclass(frozen=True)
+class CoincidentClock:
+    """What one coincident timestamp said about its device's clock."""
+
+    device_id: str
+    offset_seconds: float | None
+    doubtful: bool
+
+
 @dataclass
 class References:
     """What references in a request stand for, once resolved: ``urn:uuid:`` fullUrls of
@@ -69,6 +84,11 @@ class References:
     patients: dict[str, PatientRef] = field(default_factory=dict)
     devices: dict[str, DeviceRef] = field(default_factory=dict)
     observations: dict[str, str] = field(default_factory=dict)
+    # Coincident timestamps by fullUrl or "Observation/{id}": what a reading that
+    # references one is corrected by.
+    clocks: dict[str, CoincidentClock] = field(default_factory=dict)
+    # By device id: the gateway time of the newest coincident timestamp seen.
+    newest_clock_at: dict[str, datetime | None] = field(default_factory=dict)
 
     def only_patient(self) -> PatientRef | None:
         distinct = set(self.patients.values())
@@ -118,11 +138,10 @@ async def prepare(
     reading = normalise(resource, ctx.catalogue, local_zone=ctx.local_zone)
     patient, device = await _resolve_subject(conn, principal, reading, refs)
     if device is not None and reading.clock is None:
-        reading = clocks.corrected(reading, device.clock_offset_seconds, device.clock_doubtful)
+        reading = await _corrected(conn, reading, resource, patient, device, refs)
     check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
-    # Imported history tells nothing about the device's clock today.
-    if reading.clock is not None and device is not None and not ctx.history:
-        await _set_clock(conn, device, reading)
+    if reading.clock is not None and device is not None:
+        await _set_clock(conn, patient.id, device, reading, full_url, refs, history=ctx.history)
     verbatim = raw.decode() if raw is not None else orjson.dumps(resource).decode()
     row = _row(reading, verbatim, patient, device.id if device else None, ctx.now)
     if full_url is not None and full_url in refs.observations:
@@ -260,20 +279,88 @@ async def _device(
     return known
 
 
-async def _set_clock(conn: AsyncConnection, device: DeviceRef, reading: NormalisedReading) -> None:
+async def _set_clock(
+    conn: AsyncConnection,
+    patient_id: str,
+    device: DeviceRef,
+    reading: NormalisedReading,
+    full_url: str | None,
+    refs: References,
+    *,
+    history: bool,
+) -> None:
+    """A coincident timestamp sets its device's clock, unless a newer one already did:
+    one re-sent after the device's clock was set must not turn it back. Imported history
+    corrects the readings that reference it, but tells nothing of the device's clock today."""
     assert reading.clock is not None
     offset, doubtful = clocks.offset_from(reading.clock, reading.effective_at)
+    if full_url is not None:
+        refs.clocks[full_url] = CoincidentClock(device.id, offset, doubtful)
+    if history:
+        return
+    if device.id not in refs.newest_clock_at:
+        refs.newest_clock_at[device.id] = await repository.newest_coincident_timestamp(
+            conn, patient_id, reading.code, device.id
+        )
+    newest = refs.newest_clock_at[device.id]
+    if newest is not None and reading.effective_at < newest:
+        return
+    refs.newest_clock_at[device.id] = reading.effective_at
     device.clock_offset_seconds, device.clock_doubtful = offset, doubtful
     await devices.set_clock(conn, device.id, offset, doubtful)
 
 
+async def _corrected(
+    conn: AsyncConnection,
+    reading: NormalisedReading,
+    resource: dict[str, Any],
+    patient: PatientRef,
+    device: DeviceRef,
+    refs: References,
+) -> NormalisedReading:
+    """The reading's time corrected by the coincident timestamp it references (the
+    IG's CoincidentTimeStampReference: the device's clock when it measured), else by
+    the device's latest offset. A reference we cannot find, or to another device's
+    clock, falls back to the latest: a reading is never refused for it."""
+    for reference in _coincident_references(resource):
+        known = refs.clocks.get(reference)
+        if known is None and reference.startswith("Observation/"):
+            known = await _stored_clock(conn, patient, reference)
+            if known is not None:
+                refs.clocks[reference] = known
+        if known is not None and known.device_id == device.id:
+            return clocks.corrected(
+                reading,
+                known.offset_seconds,
+                known.doubtful,
+                by="the coincident timestamp the reading references",
+            )
+    return clocks.corrected(reading, device.clock_offset_seconds, device.clock_doubtful)
+
+
+async def _stored_clock(
+    conn: AsyncConnection, patient: PatientRef, reference: str
+) -> CoincidentClock | None:
+    row = await repository.coincident_timestamp(conn, patient.id, reference[len("Observation/") :])
+    if row is None or row.device_id is None:
+        return None
+    clock = DeviceClock(device_time(orjson.loads(row.resource)))
+    offset, doubtful = clocks.offset_from(clock, row.effective_at)
+    return CoincidentClock(row.device_id, offset, doubtful)
+
+
+def _coincident_references(resource: dict[str, Any]) -> list[str]:
+    return [
+        reference
+        for extension in resource.get("extension") or ()
+        if isinstance(extension, dict) and extension.get("url") == COINCIDENT_TIMESTAMP_REFERENCE
+        if isinstance(reference := (extension.get("valueReference") or {}).get("reference"), str)
+    ]
+
+
 def _links(resource: dict[str, Any], refs: References) -> list[str]:
     """Our ids of the observations this one points at, where they came in the same Bundle."""
-    references = [
-        (extension.get("valueReference") or {}).get("reference")
-        for extension in resource.get("extension") or ()
-        if extension.get("url") == COINCIDENT_TIMESTAMP_REFERENCE
-    ]
+    references: list[Any] = list(_coincident_references(resource))
     for element in ("derivedFrom", "hasMember"):
         references.extend(r.get("reference") for r in resource.get(element) or ())
     return [refs.observations[r] for r in references if r in refs.observations]
