@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
 from service.db_types import UTCDateTime
+from service.devices.models import DeviceLoan
 from service.ingest.models import Observation
 from service.tenancy import measurements_visible_to
 
 observation = Observation.__table__  # type: ignore[attr-defined]
+device_loan = DeviceLoan.__table__  # type: ignore[attr-defined]
 
 
 @functools.cache
@@ -196,14 +198,20 @@ async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
 
 
 async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
-    """(patient, device, last received_at) for every device that sent a reading."""
+    """(patient, device, last received_at) for every device that sent a reading and
+    that the patient still holds: a kit handed back is not silent, it is gone."""
+    held = sa.exists().where(
+        device_loan.c.device_id == observation.c.device_id,
+        device_loan.c.patient_id == observation.c.patient_id,
+        device_loan.c.returned_at.is_(None),
+    )
     query = (
         sa.select(
             observation.c.patient_id,
             observation.c.device_id,
             sa.func.max(observation.c.received_at).label("last_at"),
         )
-        .where(observation.c.device_id.is_not(None))
+        .where(observation.c.device_id.is_not(None), held)
         .group_by(observation.c.patient_id, observation.c.device_id)
     )
     return (await conn.execute(query)).all()
