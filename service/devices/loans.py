@@ -13,6 +13,7 @@ and ingest placing a reading).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ FIRST_USE = "first-use"
 
 @dataclass(frozen=True)
 class Loan:
+    id: str
     patient_id: str
     lent_at: datetime
     returned_at: datetime | None
@@ -48,6 +50,18 @@ def holder_at(loans: Sequence[Loan], at: datetime) -> str | None:
     return None
 
 
+async def reach_back(
+    conn: AsyncConnection, history: tuple[Loan, ...], at: datetime
+) -> tuple[Loan, ...]:
+    """A first-use loan placed a reading from before it: it now starts at that reading,
+    so its dates say when the patient is known to have held the device."""
+    first = history[0] if history else None
+    if first is None or not first.first_use or at >= first.lent_at:
+        return history
+    await repository.move_loan_start(conn, first.id, at)
+    return (dataclasses.replace(first, lent_at=at), *history[1:])
+
+
 def current_holder(loans: Sequence[Loan]) -> str | None:
     return next((loan.patient_id for loan in loans if loan.returned_at is None), None)
 
@@ -56,7 +70,8 @@ async def loans_of(conn: AsyncConnection, device_ids: Sequence[str]) -> dict[str
     rows = await repository.loans_of_devices(conn, device_ids)
     return {
         device_id: tuple(
-            Loan(r.patient_id, r.lent_at, r.returned_at, r.lent_by == FIRST_USE) for r in found
+            Loan(r.id, r.patient_id, r.lent_at, r.returned_at, r.lent_by == FIRST_USE)
+            for r in found
         )
         for device_id, found in rows.items()
     }

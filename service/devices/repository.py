@@ -138,6 +138,15 @@ async def insert_loan(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(sa.insert(loan).values(**values))
 
 
+async def move_loan_start(conn: AsyncConnection, loan_id: str, lent_at: datetime) -> None:
+    """Only ever earlier: two requests reaching back at once both leave the earliest."""
+    await conn.execute(
+        sa.update(loan)
+        .where(loan.c.id == loan_id, loan.c.lent_at > lent_at)
+        .values(lent_at=lent_at)
+    )
+
+
 async def get_loan_visible(
     conn: AsyncConnection, principal: Principal, loan_id: str
 ) -> Row[Any] | None:

@@ -210,7 +210,10 @@ async def _resolve_subject(
         bundle_patient = refs.only_patient()
         if device is not None and not device.loans and bundle_patient is not None:
             await _lend_on_first_use(conn, device, bundle_patient, reading, ctx)
-        owner = device_loans.holder_at(device.loans, reading.effective_at) if device else None
+        owner = None
+        if device is not None:
+            owner = device_loans.holder_at(device.loans, reading.effective_at)
+            device.loans = await device_loans.reach_back(conn, device.loans, reading.effective_at)
         if owner is None or (bundle_patient is not None and owner != bundle_patient.id):
             raise FhirError.one(
                 422,
@@ -241,7 +244,9 @@ async def _check_holder(
     if not device.loans:
         await _lend_on_first_use(conn, device, patient, reading, ctx)
     holder = device_loans.holder_at(device.loans, reading.effective_at)
-    if holder != patient.id:
+    if holder == patient.id:
+        device.loans = await device_loans.reach_back(conn, device.loans, reading.effective_at)
+    else:
         raise FhirError.one(
             422,
             "processing",
