@@ -50,9 +50,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("device_loan", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_device_loan_centre_id"), ["centre_id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_device_loan_patient_id"), ["patient_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_device_loan_patient_id"), ["patient_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_device_loan_device_id_lent_at"), ["device_id", "lent_at"], unique=False
         )
@@ -104,9 +102,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("version_id", sa.Integer(), nullable=False, server_default="1")
         )
-        batch_op.add_column(
-            sa.Column("updated_at", service.db_types.UTCDateTime(), nullable=True)
-        )
+        batch_op.add_column(sa.Column("updated_at", service.db_types.UTCDateTime(), nullable=True))
         batch_op.drop_index(batch_op.f("ix_device_patient_id"))
         batch_op.drop_constraint("fk_device_patient_id_patient", type_="foreignkey")
         batch_op.drop_column("assigned_until")
