@@ -62,41 +62,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("returned_at IS NULL"),
         )
 
-    bind = op.get_bind()
-    bound = bind.execute(
-        sa.text(
-            "SELECT id, centre_id, patient_id, assigned_from, assigned_until, created_at "
-            "FROM device WHERE patient_id IS NOT NULL"
-        )
-    ).all()
-    loan = sa.table(
-        "device_loan",
-        sa.column("id"),
-        sa.column("centre_id"),
-        sa.column("patient_id"),
-        sa.column("device_id"),
-        sa.column("lent_at", service.db_types.UTCDateTime()),
-        sa.column("returned_at", service.db_types.UTCDateTime()),
-        sa.column("lent_by"),
-        sa.column("created_at", service.db_types.UTCDateTime()),
-    )
-    if bound:
-        op.bulk_insert(
-            loan,
-            [
-                {
-                    "id": str(uuid.uuid4()),
-                    "centre_id": row.centre_id,
-                    "patient_id": row.patient_id,
-                    "device_id": row.id,
-                    "lent_at": row.assigned_from or row.created_at,
-                    "returned_at": row.assigned_until,
-                    "lent_by": "migration-0009",
-                    "created_at": row.created_at,
-                }
-                for row in bound
-            ],
-        )
+    _bindings_become_loans()
 
     with op.batch_alter_table("device", schema=None) as batch_op:
         batch_op.add_column(
@@ -108,6 +74,68 @@ def upgrade() -> None:
         batch_op.drop_column("assigned_until")
         batch_op.drop_column("assigned_from")
         batch_op.drop_column("patient_id")
+
+
+def _bindings_become_loans() -> None:
+    """Before this revision a device was bound on first sight to the patient of the
+    Bundle that brought it: that is a first-use loan, and it starts at the earliest of
+    the binding and the patient's readings from the device."""
+    when = service.db_types.UTCDateTime()
+    device = sa.table(
+        "device",
+        sa.column("id"),
+        sa.column("centre_id"),
+        sa.column("patient_id"),
+        sa.column("assigned_from", when),
+        sa.column("assigned_until", when),
+        sa.column("created_at", when),
+    )
+    observation = sa.table(
+        "observation",
+        sa.column("device_id"),
+        sa.column("patient_id"),
+        sa.column("effective_at", when),
+    )
+    first = (
+        sa.select(sa.func.min(observation.c.effective_at))
+        .where(
+            observation.c.device_id == device.c.id,
+            observation.c.patient_id == device.c.patient_id,
+        )
+        .scalar_subquery()
+    )
+    bind = op.get_bind()
+    bound = bind.execute(
+        sa.select(device, first.label("first_reading")).where(device.c.patient_id.is_not(None))
+    ).all()
+    loans = []
+    for row in bound:
+        starts = [t for t in (row.assigned_from, row.created_at, row.first_reading) if t]
+        loans.append(
+            {
+                "id": str(uuid.uuid4()),
+                "centre_id": row.centre_id,
+                "patient_id": row.patient_id,
+                "device_id": row.id,
+                "lent_at": min(starts),
+                "returned_at": row.assigned_until,
+                "lent_by": "first-use",
+                "created_at": row.created_at,
+            }
+        )
+    loan = sa.table(
+        "device_loan",
+        sa.column("id"),
+        sa.column("centre_id"),
+        sa.column("patient_id"),
+        sa.column("device_id"),
+        sa.column("lent_at", when),
+        sa.column("returned_at", when),
+        sa.column("lent_by"),
+        sa.column("created_at", when),
+    )
+    if loans:
+        op.bulk_insert(loan, loans)
 
 
 def downgrade() -> None:
