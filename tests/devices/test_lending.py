@@ -319,3 +319,40 @@ async def test_a_returned_kit_is_not_a_silent_device(
     )
     assert returned.status_code == 200, returned.text
     assert await heard() == set()
+
+
+async def test_in_a_batch_only_the_stray_reading_is_refused(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    centre = await create_centre(app, settings)
+    patient = await enrol(client, settings, centre)
+    serial = f"cuff-{uuid4().hex[:8]}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = kit_bundle(patient.identity_number, serial, now - timedelta(hours=2), [])
+    assert (await client.post("/fhir", json=first, headers=patient.headers)).status_code == 200
+    device_id = await _device_id(client, centre.nurse_token, serial)
+    loan = await _open_loan(client, centre.nurse_token, device_id)
+    returned = await client.post(
+        f"/api/device-loans/{loan['id']}/return",
+        json={"returned_at": (now - timedelta(hours=1)).isoformat()},
+        headers=auth(centre.nurse_token),
+    )
+    assert returned.status_code == 200, returned.text
+
+    held, stray = now - timedelta(hours=1, minutes=30), now - timedelta(minutes=30)
+    batch = kit_bundle(
+        patient.identity_number, serial, held, [(held, 70), (stray, 71)], with_coincident=False
+    )
+    batch["type"] = "batch"
+    response = await client.post("/fhir", json=batch, headers=patient.headers)
+    assert response.status_code == 200, response.text
+    answers = [e["response"] for e in response.json()["entry"]]
+    assert [a["status"] for a in answers] == [
+        "200 OK",
+        "200 OK",
+        "201 Created",
+        "422 Unprocessable Entity",
+    ]
+    issue = answers[3]["outcome"]["issue"][0]
+    assert issue["expression"] == ["Bundle.entry[3].resource.device"]
+    assert [r.value for r in await _rows(app, device_id) if r.kind == "measurement"] == [70]
