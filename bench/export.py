@@ -527,10 +527,10 @@ async def _helper_tables(
     )
     await conn.execute(
         sa.text(
-            """INSERT INTO device (id, centre_id, patient_id, identifier_system,
-                identifier_value, kind, assigned_from, clock_doubtful, resource, created_at)
-            SELECT DISTINCT ON (d.device_id) d.device_id, p.centre_id, p.id,
-                CAST(:system AS text), d.serial, d.device_kind, p.enrolled_at, false,
+            """INSERT INTO device (id, centre_id, identifier_system,
+                identifier_value, kind, clock_doubtful, resource, created_at)
+            SELECT DISTINCT ON (d.device_id) d.device_id, p.centre_id,
+                CAST(:system AS text), d.serial, d.device_kind, false,
                 format('{"resourceType":"Device","identifier":[{"system":"%s","value":"%s"}],'
                     '"serialNumber":"%s","type":{"coding":[{"system":"%s","code":"65573",'
                     '"display":"%s"}]}}', CAST(:system AS text), d.serial, d.serial,
@@ -539,6 +539,16 @@ async def _helper_tables(
             FROM bench_baseline d JOIN bench_patient p USING (n)"""
         ),
         {"system": "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680", "mdc": MDC},
+    )
+    # Each kit is lent to its patient from enrolment: readings belong to the holder.
+    await conn.execute(
+        sa.text(
+            """INSERT INTO device_loan (id, centre_id, patient_id, device_id, lent_at,
+                lent_by, created_at)
+            SELECT DISTINCT ON (d.device_id) md5(d.device_id || '/loan')::uuid::text,
+                p.centre_id, p.id, d.device_id, p.enrolled_at, 'bench', p.enrolled_at
+            FROM bench_baseline d JOIN bench_patient p USING (n)"""
+        )
     )
     await conn.execute(
         sa.text("ANALYZE bench_patient, bench_mix, bench_measure, bench_baseline, bench_band")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from service.database import create_engine
@@ -23,12 +25,29 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            # Checked once, at the end, since enforcement is off while migrating.
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+            if broken is not None:
+                raise RuntimeError(f"the migration broke a foreign key of table {broken[0]}")
+
+
+def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
 
 
 async def _run_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     settings = Settings(database_url=url) if url else Settings()
     engine = create_engine(settings)
+    if engine.dialect.name == "sqlite":
+        # SQLite alters a table by copying it and dropping the original (batch mode);
+        # with foreign keys enforced, dropping a table other rows reference fails. Its
+        # own procedure turns enforcement off, which only works outside a transaction:
+        # here, as each connection opens, after the engine's own pragmas.
+        event.listen(engine.sync_engine, "connect", _foreign_keys_off)
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)

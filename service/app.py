@@ -21,6 +21,8 @@ from service.careplans.router import router as careplans_router
 from service.centres.router import api_router as centres_api_router
 from service.centres.router import router as centres_router
 from service.database import create_engine
+from service.devices.loans_router import router as device_loans_router
+from service.devices.router import router as devices_fhir_router
 from service.errors import install_handlers
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
@@ -136,6 +138,8 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(research_router)
     app.include_router(research_fhir_router)
     app.include_router(resource_use_router)
+    app.include_router(devices_fhir_router)
+    app.include_router(device_loans_router)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,

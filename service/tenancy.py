@@ -142,3 +142,27 @@ def patients_in_study(centre_ids: Sequence[str], table: Any) -> ColumnElement[bo
     if not centre_ids:
         return sa.false()
     return table.c.centre_id.in_(list(centre_ids))  # type: ignore[no-any-return]
+
+
+# Devices and their loans: the centre's staff and its systems (gateways) manage them.
+_CENTRE_ROLES_FOR_DEVICES = frozenset({Role.nurse, Role.admin, Role.system})
+
+
+def devices_visible_to(principal: Principal, device: Any, loan: Any) -> ColumnElement[bool]:
+    """Devices: staff and systems of the device's centre; a patient those lent to them
+    now (their gateway uploads them), never a kit another patient holds or held."""
+    if principal.role is Role.patient:
+        return sa.exists().where(
+            loan.c.device_id == device.c.id,
+            loan.c.patient_id == principal.subject,
+            loan.c.returned_at.is_(None),
+        )
+    if principal.role in _CENTRE_ROLES_FOR_DEVICES and principal.centres:
+        return device.c.centre_id.in_(principal.centres)  # type: ignore[no-any-return]
+    return sa.false()
+
+
+def device_loans_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    """Loans say who held which kit when: the centre's staff and systems, and a
+    patient their own."""
+    return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_DEVICES)

@@ -53,6 +53,8 @@ class Target:
     observation: str
     item: str
     centre: str
+    device: str = ""  # B's patient's kit, lent to them
+    loan: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,9 @@ class World:
     other_observation: str
     item: str  # B's red queue item, opened by other's 185/95
     made_up: Target
+    other_device: str = ""  # the kit B's patient holds, its loan and its serial
+    other_loan: str = ""
+    other_serial: str = ""
 
     @property
     def target(self) -> Target:
@@ -75,12 +80,15 @@ class World:
             self.other_observation,
             self.item,
             self.b.id,
+            self.other_device,
+            self.other_loan,
         )
 
     def secrets(self) -> list[str]:
         """What no hostile answer may contain (outside a searchset's echo of its URL)."""
         t = self.target
-        return [t.patient, t.identity_number, t.observation, t.item, t.centre]
+        kit = [s for s in (t.device, t.loan, self.other_serial) if s]
+        return [t.patient, t.identity_number, t.observation, t.item, t.centre, *kit]
 
     def token(
         self,
@@ -1273,6 +1281,115 @@ ONBOARDING = [
     ),
 ]
 
+DEVICE_SYSTEM = "urn:oid:1.2.840.10004.1.1.1.0.0.1.0.0.1.2680"
+
+DEVICES = [
+    Case(
+        "patient reads the Device another patient holds",
+        lambda w, t: get(f"/fhir/Device/{t.device}", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A reads a Device of B",
+        lambda w, t: get(f"/fhir/Device/{t.device}", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A searches the Devices B's patient holds",
+        lambda w, t: get("/fhir/Device", w.nurse_a, {"patient": t.patient}),
+        200,
+        like_missing=True,
+        check=empty_searchset,
+    ),
+    Case(
+        "patient searches Devices by another's serial",
+        lambda w, t: get(
+            "/fhir/Device", w.me.token, {"identifier": f"{DEVICE_SYSTEM}|{w.other_serial}"}
+        ),
+        200,
+        check=empty_searchset,
+    ),
+    Case(
+        "admin of A overwrites a Device of B by id",
+        lambda w, t: put(
+            f"/fhir/Device/{t.device}",
+            w.a.admin_token,
+            {"resourceType": "Device", "identifier": [{"system": "urn:x", "value": "forged"}]},
+        ),
+        409,
+        check=issue_at("Device.id", "conflict"),
+    ),
+    Case(
+        "patient PUTs a Device of B's centre by id",
+        lambda w, t: put(
+            f"/fhir/Device/{t.device}",
+            w.me.token,
+            {"resourceType": "Device", "identifier": [{"system": "urn:x", "value": "forged"}]},
+        ),
+        409,
+        check=issue_at("Device.id", "conflict"),
+    ),
+    Case(
+        "nurse of A lends B's kit to A's patient",
+        lambda w, t: post(
+            "/api/device-loans", w.nurse_a, {"patient_id": w.me.id, "device_id": t.device}
+        ),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A lends a kit to B's patient",
+        lambda w, t: post(
+            "/api/device-loans",
+            w.nurse_a,
+            {
+                "patient_id": t.patient,
+                "device_identifier": {"system": DEVICE_SYSTEM, "value": "kit-of-a"},
+            },
+        ),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A records the return of B's kit",
+        lambda w, t: post(f"/api/device-loans/{t.loan}/return", w.nurse_a, {}),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A lists the loans of B's patient",
+        lambda w, t: get("/api/device-loans", w.nurse_a, {"patient_id": t.patient}),
+        200,
+        like_missing=True,
+        check=lambda w, r: None if r.json() == [] else pytest_fail(r),
+    ),
+    Case(
+        "patient lends themselves B's kit",
+        lambda w, t: post(
+            "/api/device-loans", w.me.token, {"patient_id": w.me.id, "device_id": t.device}
+        ),
+        403,
+    ),
+    Case(
+        "patient records the return of B's kit",
+        lambda w, t: post(f"/api/device-loans/{t.loan}/return", w.me.token, {}),
+        403,
+    ),
+    Case(
+        "researcher reads a Device of B",
+        lambda w, t: get(f"/fhir/Device/{t.device}", w.token(Role.researcher, centres=[t.centre])),
+        403,
+        like_missing=True,
+    ),
+]
+
+
+def pytest_fail(response: httpx.Response) -> None:
+    raise AssertionError(f"expected no loans: {response.text[:200]}")
+
+
 CASES: list[Case] = [
     *PATIENT,
     *NURSE_OF_A,
@@ -1283,4 +1400,5 @@ CASES: list[Case] = [
     *BODIES,
     *ONBOARDING,
     *RETRACTIONS,
+    *DEVICES,
 ]

@@ -29,7 +29,7 @@ def _routes() -> set[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for path, operations in paths.items():
         generic = path
-        for name in ("{observation_id}", "{patient_id}", "{study_id}"):
+        for name in ("{observation_id}", "{patient_id}", "{study_id}", "{device_id}"):
             generic = generic.replace(name, "{id}")
         generic = generic.replace("{version_id}", "{vid}")
         routes.update((method.upper(), generic) for method in operations)
@@ -44,6 +44,8 @@ def test_every_declared_interaction_has_a_route_and_back() -> None:
         for interaction in resource["interaction"]:
             method, template = INTERACTION_ROUTES[interaction["code"]]
             declared.add((method, template.replace("{type}", resource["type"])))
+        if resource.get("conditionalUpdate"):
+            declared.add(("PUT", f"/fhir/{resource['type']}"))
         for operation in resource.get("operation", []):
             # Bulk Data kick-off: both GET and POST (FHIR Bulk Data Access IG).
             path = f"/fhir/{resource['type']}/{{id}}/${operation['name']}"

@@ -45,7 +45,7 @@ from tests.factories import (
     readings_of,
     set_care_plan,
 )
-from tests.hostile_cases import BOTH, CASES, Case, Target, World
+from tests.hostile_cases import BOTH, CASES, DEVICE_SYSTEM, Case, Target, World
 
 # Rows a refused request may add: the audit trail records refusals too.
 _NOT_SNAPSHOTTED = {"audit_event", "job_run", "alembic_version"}
@@ -131,15 +131,37 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
     # Something for every hostile request to reach for: a reading, a red open item.
     [item] = await queue_of(client, b)
     assert (item["patient_id"], item["severity"], item["state"]) == (other.id, "red", "open")
+    # B's patient holds a kit: its Device and loan are targets too.
+    serial = f"kit-{uuid4().hex[:12]}"
+    kit = {"system": DEVICE_SYSTEM, "value": serial}
+    loan = await client.post(
+        "/api/device-loans",
+        json={"patient_id": other.id, "device_identifier": kit},
+        headers=auth(b.nurse_token),
+    )
+    assert loan.status_code == 201, loan.text
     made_up = Target(
         patient=str(uuid4()),
         identity_number=new_identity_number(),
         observation=str(uuid4()),
         item=str(uuid4()),
         centre=f"c-{uuid4().hex[:10]}",
+        device=str(uuid4()),
+        loan=str(uuid4()),
     )
     return World(
-        settings, a, b, me, other, mine.json()["id"], red.json()["id"], item["id"], made_up
+        settings,
+        a,
+        b,
+        me,
+        other,
+        mine.json()["id"],
+        red.json()["id"],
+        item["id"],
+        made_up,
+        loan.json()["device_id"],
+        loan.json()["id"],
+        serial,
     )
 
 
@@ -228,6 +250,7 @@ async def snapshot(client: httpx.AsyncClient, app: Any, world: World) -> dict[st
             client, f"/api/centres/{world.b.id}/queue-policy", nurse
         ),
         "B's centre": await _owner_json(client, f"/api/centres/{world.b.id}", nurse),
+        "B's kit": await _owner_json(client, f"/api/device-loans?patient_id={other.id}", nurse),
         "rows": counts["others"],
         "my readings": [r["id"] for r in await readings_of(client, world.me)],
         "rows about me": counts["me"],

@@ -26,7 +26,13 @@ from service.audit.service import CREATE, DELETE, EXECUTE, READ, UPDATE, record
 from service.auth.principal import Principal, Role
 from service.state import app_state
 
-_PATIENT_DATA_PREFIXES = ("/fhir/Observation", "/fhir/Patient", "/fhir/AuditEvent", "/api/")
+_PATIENT_DATA_PREFIXES = (
+    "/fhir/Observation",
+    "/fhir/Patient",
+    "/fhir/AuditEvent",
+    "/fhir/Device",
+    "/api/",
+)
 _API_RESOURCES = {"/api/audit": "AuditEvent", "/api/me/access-log": "AuditEvent"}
 
 

@@ -65,3 +65,9 @@ ResourceUseReader = Annotated[Principal, Depends(require("Procedure", "s"))]
 ExternalEventReporter = Annotated[Principal, Depends(require("Encounter", "c"))]
 ExternalEventReader = Annotated[Principal, Depends(require("Encounter", "s"))]
 EvaluationReader = Annotated[Principal, Depends(require("MeasureReport", "r"))]
+# Devices: create and update are what a gateway uploading its Device needs; lending
+# and return change who holds a device, so they take update too.
+DeviceCreator = Annotated[Principal, Depends(require("Device", "c"))]
+DeviceUpdater = Annotated[Principal, Depends(require("Device", "u"))]
+DeviceReader = Annotated[Principal, Depends(require("Device", "r"))]
+DeviceSearcher = Annotated[Principal, Depends(require("Device", "s"))]

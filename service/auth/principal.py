@@ -25,14 +25,21 @@ _V1_PERMISSIONS = {"read": "rs", "write": "cud", "*": "cruds"}
 # Observation "u" is a retraction only (status entered-in-error): the patient, their
 # gateway and the centre's nurses may withdraw a reading sent in error.
 DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
-    Role.patient: ("patient/Observation.crus", "patient/Patient.rs", "patient/CarePlan.rs"),
+    Role.patient: (
+        "patient/Observation.crus",
+        "patient/Patient.rs",
+        "patient/CarePlan.rs",
+        # A gateway acting for the patient uploads its Devices (PHD IG).
+        "patient/Device.crus",
+    ),
     Role.nurse: (
         "user/Observation.rus",
         "user/CarePlan.rus",
         "user/Task.rus",
         "user/Patient.crus",
         "user/Organization.rs",
-        "user/Device.rs",
+        # Nurses lend and take back the centre's kits.
+        "user/Device.rus",
         # Resource use: a nurse's logged actions (Procedure) and, read only, the events
         # outside the service (Encounter). The evaluation (MeasureReport) is not a
         # default: an identity provider grants it to the centre's nurse leaders.
@@ -50,7 +57,7 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
     Role.researcher: ("user/Group.rs",),
     Role.system: (
         "system/Observation.crus",
-        "system/Device.crs",
+        "system/Device.crus",
         "system/Patient.rs",
         "system/Encounter.crs",
     ),

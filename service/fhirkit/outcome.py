@@ -93,6 +93,9 @@ class FhirError(Exception):
 
 def _relocate(expression: str, prefix: str) -> str:
     head, dot, rest = expression.partition(".")
+    # "Entry.request" is about the entry itself, not its resource.
+    if head == "Entry":
+        return f"{prefix.removesuffix('.resource')}{dot}{rest}"
     # "Observation.code" names the resource by its type; inside a Bundle the entry does.
     if head[:1].isupper() and "[" not in head:
         return f"{prefix}{dot}{rest}"

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
-from service.devices import repository as devices
+from service.devices import resources as devices_resources
 from service.fhirkit.body import count_values
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
@@ -246,12 +246,14 @@ def _check_request(entry: dict[str, Any], index: int) -> None:
                 f"{at}.request.url",
             )
         return
+    if request.get("method") == "PUT" and resource.get("resourceType") == "Device":
+        return  # update, update-as-create or conditional update: _device_entry reads the url
     if request.get("method") != "POST":
         raise FhirError.one(
             422,
             "not-supported",
-            "entries must be POST to the resource's type (e.g. url 'Observation'), or PUT "
-            "Observation/{id} to retract a reading",
+            "entries must be POST to the resource's type (e.g. url 'Observation'), PUT "
+            "Device, or PUT Observation/{id} to retract a reading",
             f"{at}.request.method",
         )
     if str(request.get("url", "")).split("?")[0] != resource.get("resourceType"):
@@ -278,6 +280,8 @@ async def _entry(
     if kind == "Observation" and request.get("method") == "PUT":
         return await _retract(conn, principal, resource, request, ctx)
     full_url = entry.get("fullUrl")
+    if kind == "Device":
+        return await _device_entry(conn, principal, resource, request, ctx, refs, full_url)
     if kind == "Observation":
         return await ingest.prepare(conn, principal, resource, ctx, refs, full_url=full_url)
     if kind == "Patient":
@@ -285,13 +289,6 @@ async def _entry(
         if full_url:
             refs.patients[full_url] = patient
         return {"response": {"status": "200 OK", "location": f"Patient/{patient.id}"}}
-    if kind == "Device":
-        device, created = await _register_device(conn, principal, resource, ctx, refs)
-        if full_url:
-            refs.devices[full_url] = device
-        refs.devices[f"Device/{device.id}"] = device
-        status = "201 Created" if created else "200 OK"
-        return {"response": {"status": status, "location": f"Device/{device.id}"}}
     raise FhirError.one(
         422,
         "not-supported",
@@ -348,27 +345,59 @@ def _candidate_identifiers(condition: str, resource: dict[str, Any]) -> list[tup
     return candidates
 
 
-async def _register_device(
+async def _device_entry(
     conn: AsyncConnection,
     principal: Principal,
     resource: dict[str, Any],
+    request: dict[str, Any],
     ctx: ingest.IngestContext,
     refs: ingest.References,
-) -> tuple[ingest.DeviceRef, bool]:
-    validate(resource, "Device")
-    candidates = _candidate_identifiers("", resource)
-    if not candidates:
-        raise FhirError.one(
-            422, "required", "a Device entry must carry an identifier", "Device.identifier"
-        )
-    system, value = candidates[0]
+    full_url: Any,
+) -> dict[str, Any]:
+    """A gateway's Device: by conditional create (``POST`` with ``ifNoneExist``), update
+    or update-as-create (``PUT Device/{id}``) or conditional update (``PUT
+    Device?identifier=``), in the centre of the Bundle's patient. A device new to the
+    centre (or never lent) is lent to the Bundle's patient on first use; one that
+    another patient holds is answered as found, and its readings decide for themselves."""
+    target = devices_resources.target_of(
+        str(request.get("method") or ""),
+        str(request.get("url") or ""),
+        request.get("ifNoneExist"),
+        "Entry.request",
+    )
+    centre_id = await _device_centre(conn, principal, refs)
+    patient = refs.only_patient()
+    written = await devices_resources.write(
+        conn,
+        principal,
+        resource,
+        target,
+        centre_id=centre_id,
+        patient_id=patient.id if patient is not None else None,
+        now=ctx.now,
+    )
+    row = written.row
+    device = ingest.DeviceRef(
+        row.id, row.centre_id, written.loans, row.clock_offset_seconds, row.clock_doubtful
+    )
+    if full_url:
+        refs.devices[full_url] = device
+    refs.devices[f"Device/{device.id}"] = device
+    if target.device_id is not None:  # the gateway's own id, if it differs from ours
+        refs.devices[f"Device/{target.device_id}"] = device
+    status = "201 Created" if written.created else "200 OK"
+    return {"response": {"status": status, "location": f"Device/{device.id}"}}
+
+
+async def _device_centre(
+    conn: AsyncConnection, principal: Principal, refs: ingest.References
+) -> str:
+    """The Bundle's patient's centre; for a patient's token without a Patient entry,
+    theirs; else the caller's only centre."""
     centres = {p.centre_id for p in refs.patients.values()}
     if not centres and principal.role is Role.patient:
-        centres = {
-            (
-                await ingest.resolve_patient(conn, principal, f"Patient/{principal.subject}", refs)
-            ).centre_id
-        }
+        own = await ingest.resolve_patient(conn, principal, f"Patient/{principal.subject}", refs)
+        centres = {own.centre_id}
     if len(centres) != 1:
         centres = set(principal.centres) if len(principal.centres) == 1 else set()
     if len(centres) != 1:
@@ -378,39 +407,7 @@ async def _register_device(
             "a Device entry needs the Bundle's Patient entry (to know the centre)",
             "Device",
         )
-    centre_id = centres.pop()
-    existing = await devices.find_by_identifier(conn, centre_id, system, value)
-    if existing is not None:
-        return _device_ref(existing), False
-    patient_ids = {p.id for p in refs.patients.values()}
-    row = await devices.insert_if_absent(
-        conn,
-        {
-            "id": new_id(),
-            "centre_id": centre_id,
-            "patient_id": patient_ids.pop() if len(patient_ids) == 1 else None,
-            "identifier_system": system,
-            "identifier_value": value,
-            "kind": _device_kind(resource),
-            "assigned_from": ctx.now,
-            "resource": orjson.dumps(resource).decode(),
-            "clock_doubtful": False,
-        },
-    )
-    return _device_ref(row), True
-
-
-def _device_ref(row: Any) -> ingest.DeviceRef:
-    return ingest.DeviceRef(
-        row.id, row.centre_id, row.patient_id, row.clock_offset_seconds, row.clock_doubtful
-    )
-
-
-def _device_kind(resource: dict[str, Any]) -> str | None:
-    for coding in (resource.get("type") or {}).get("coding") or ():
-        if coding.get("display") or coding.get("code"):
-            return str(coding.get("display") or coding.get("code"))[:200]
-    return None
+    return centres.pop()
 
 
 def _stored_response(result: ingest.Stored, representation: bool) -> dict[str, Any]:

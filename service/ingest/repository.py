@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
 from service.db_types import UTCDateTime
+from service.devices.models import DeviceLoan
 from service.ingest.models import ENTERED_IN_ERROR, Observation
 from service.tenancy import measurements_visible_to
 
 observation = Observation.__table__  # type: ignore[attr-defined]
+device_loan = DeviceLoan.__table__  # type: ignore[attr-defined]
 # Retracted readings are no evidence of anything: every query that counts or judges
 # readings leaves them out.
 NOT_RETRACTED = observation.c.status != ENTERED_IN_ERROR
@@ -246,8 +248,14 @@ async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
 
 
 async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
-    """(patient, device, last received_at) for every device that sent a reading. Imported
+    """(patient, device, last received_at) for every device that sent a reading and
+    that the patient still holds: a kit handed back is not silent, it is gone. Imported
     history was received today but says nothing about the device being in use now."""
+    held = sa.exists().where(
+        device_loan.c.device_id == observation.c.device_id,
+        device_loan.c.patient_id == observation.c.patient_id,
+        device_loan.c.returned_at.is_(None),
+    )
     query = (
         sa.select(
             observation.c.patient_id,
@@ -256,6 +264,7 @@ async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
         )
         .where(
             observation.c.device_id.is_not(None),
+            held,
             sa.or_(observation.c.not_judged.is_(None), observation.c.not_judged != "history"),
         )
         .group_by(observation.c.patient_id, observation.c.device_id)

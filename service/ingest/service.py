@@ -18,7 +18,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.devices import loans as device_loans
 from service.devices import repository as devices
+from service.devices.loans import Loan
 from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
@@ -62,7 +64,8 @@ class PatientRef:
 class DeviceRef:
     id: str
     centre_id: str
-    patient_id: str | None
+    # Who held it when (``service.devices.loans``), read once per request.
+    loans: tuple[Loan, ...]
     clock_offset_seconds: float | None
     clock_doubtful: bool
 
@@ -136,9 +139,11 @@ async def prepare(
 ) -> PreparedReading:
     validate(resource, "Observation")
     reading = normalise(resource, ctx.catalogue, local_zone=ctx.local_zone)
-    patient, device = await _resolve_subject(conn, principal, reading, refs)
+    patient, device = await _resolve_subject(conn, principal, reading, refs, ctx)
     if device is not None and reading.clock is None:
         reading = await _corrected(conn, reading, resource, patient, device, refs)
+    if device is not None and reading.clock is None:
+        await _check_holder(conn, device, patient, reading, ctx)
     check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
     if reading.clock is not None and device is not None:
         await _set_clock(conn, patient.id, device, reading, full_url, refs, history=ctx.history)
@@ -231,25 +236,34 @@ async def _lookup_patient(
 
 
 async def _resolve_subject(
-    conn: AsyncConnection, principal: Principal, reading: NormalisedReading, refs: References
+    conn: AsyncConnection,
+    principal: Principal,
+    reading: NormalisedReading,
+    refs: References,
+    ctx: IngestContext,
 ) -> tuple[PatientRef, DeviceRef | None]:
     """The patient the observation is about, and the device that measured it.
 
     A coincident timestamp is about a device (its subject is the Device): it belongs to
-    the patient the device is lent to, or to the Bundle's patient.
+    the patient who held the device at its time, who must be the Bundle's patient if
+    the Bundle names one. A device never lent is lent on first use to that patient.
     """
     subject = reading.subject_reference
     if reading.kind == "context" and (subject in refs.devices or subject.startswith("Device/")):
         device = await _device(conn, subject, refs, centre_id=None)
-        owner = device.patient_id if device is not None else None
         bundle_patient = refs.only_patient()
-        if owner is None and bundle_patient is not None:
-            owner = bundle_patient.id
-        if device is None or owner is None:
+        if device is not None and not device.loans and bundle_patient is not None:
+            await _lend_on_first_use(conn, device, bundle_patient, reading, ctx)
+        owner = None
+        if device is not None:
+            owner = device_loans.holder_at(device.loans, reading.effective_at)
+            device.loans = await device_loans.reach_back(conn, device.loans, reading.effective_at)
+        if owner is None or (bundle_patient is not None and owner != bundle_patient.id):
             raise FhirError.one(
                 422,
                 "not-found",
-                "the subject device is not registered to a patient you may report for",
+                "the subject device was not lent to this Bundle's patient (or to one you "
+                "may report for) at this time",
                 "Observation.subject",
             )
         patient = await resolve_patient(conn, principal, f"Patient/{owner}", refs)
@@ -261,6 +275,48 @@ async def _resolve_subject(
     return patient, device
 
 
+async def _check_holder(
+    conn: AsyncConnection,
+    device: DeviceRef,
+    patient: PatientRef,
+    reading: NormalisedReading,
+    ctx: IngestContext,
+) -> None:
+    """A reading is filed under whoever held its device at its (corrected) time; from a
+    device another patient held then, or no one (returned, not yet lent), it is
+    refused, never filed under someone else."""
+    if not device.loans:
+        await _lend_on_first_use(conn, device, patient, reading, ctx)
+    holder = device_loans.holder_at(device.loans, reading.effective_at)
+    if holder == patient.id:
+        device.loans = await device_loans.reach_back(conn, device.loans, reading.effective_at)
+    else:
+        raise FhirError.one(
+            422,
+            "processing",
+            "the device was not lent to this patient when the reading was taken "
+            "(returned, or lent to someone else); the centre records who holds a device",
+            "Observation.device",
+        )
+
+
+async def _lend_on_first_use(
+    conn: AsyncConnection,
+    device: DeviceRef,
+    patient: PatientRef,
+    reading: NormalisedReading,
+    ctx: IngestContext,
+) -> None:
+    device.loans = await device_loans.lend_on_first_use(
+        conn,
+        device_id=device.id,
+        centre_id=device.centre_id,
+        patient_id=patient.id,
+        at=reading.effective_at,
+        now=ctx.now,
+    )
+
+
 async def _device(
     conn: AsyncConnection, reference: str, refs: References, *, centre_id: str | None
 ) -> DeviceRef | None:
@@ -270,13 +326,16 @@ async def _device(
     if known is None and reference.startswith("Device/"):
         row = await devices.get(conn, reference[len("Device/") :])
         if row is not None:
-            known = DeviceRef(
-                row.id, row.centre_id, row.patient_id, row.clock_offset_seconds, row.clock_doubtful
-            )
+            known = await device_ref(conn, row)
             refs.devices[reference] = known
     if known is None or (centre_id is not None and known.centre_id != centre_id):
         return None
     return known
+
+
+async def device_ref(conn: AsyncConnection, row: Any) -> DeviceRef:
+    history = (await device_loans.loans_of(conn, [row.id]))[row.id]
+    return DeviceRef(row.id, row.centre_id, history, row.clock_offset_seconds, row.clock_doubtful)
 
 
 async def _set_clock(

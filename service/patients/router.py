@@ -11,11 +11,14 @@ from service.audit import service as audit
 from service.auth.deps import PatientCreator, PatientReader, PatientSearcher
 from service.auth.principal import Principal
 from service.deps import Db, State
+from service.devices import kit as device_kit
+from service.devices.loans_router import record_loan
 from service.fhirkit.body import read_fhir_body
 from service.fhirkit.bundles import searchset
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
+from service.models_base import utcnow
 from service.patients import service as patients
 
 router = APIRouter(prefix="/fhir", tags=["FHIR patients"])
@@ -34,10 +37,17 @@ router = APIRouter(prefix="/fhir", tags=["FHIR patients"])
 async def enrol_patient(
     request: Request, principal: PatientCreator, db: Db, state: State
 ) -> FhirResponse:
-    """Enrol a patient in the follow-up centre named by ``managingOrganization``."""
+    """Enrol a patient in the follow-up centre named by ``managingOrganization``; the
+    devices named by ``lent-device`` extensions are lent to them (``service.devices.kit``)."""
     body, _ = await read_fhir_body(request, state.settings)
+    kit = device_kit.kit_of(body)
     resource = await patients.enrol(db, principal, body, state.vault)
     await _record(db, principal, audit.CREATE, "create", resource, status=201)
+    lent = await device_kit.lend_at_enrolment(
+        db, principal, resource["id"], _centre_of(resource), kit, utcnow()
+    )
+    for loan in lent:
+        await record_loan(db, principal, loan, audit.CREATE, "create")
     location = f"{request.base_url}fhir/Patient/{resource['id']}/_history/1"
     return FhirResponse(resource, status_code=201, headers={"Location": location})
 

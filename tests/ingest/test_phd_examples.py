@@ -294,3 +294,29 @@ async def test_unknown_codes_are_refused_naming_the_code(
     issue = response.json()["issue"][0]
     assert issue["expression"] == ["Observation.code"]
     assert "999999" in issue["diagnostics"]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DATA.glob("ph[dg]-*.json")))
+async def test_example_devices_by_update_as_the_ig_sends_them(
+    client: httpx.AsyncClient, app: Any, settings: Settings, name: str
+) -> None:
+    """Update-as-create under the example's own id, then conditional update on its
+    identifier in a transaction: the gateway gets no error either way."""
+    patient = await enrol(client, settings, await create_centre(app, settings))
+    device = _load(name)
+    first = await client.put(f"/fhir/Device/{device['id']}", json=device, headers=patient.headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["identifier"] == device["identifier"]
+    again = await client.put(f"/fhir/Device/{device['id']}", json=device, headers=patient.headers)
+    assert again.status_code == 200, again.text
+    identifier = device["identifier"][0]
+    condition = f"Device?identifier={identifier['system']}|{identifier['value']}"
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": device, "request": {"method": "PUT", "url": condition}}],
+    }
+    response = await client.post("/fhir", json=bundle, headers=patient.headers)
+    assert response.status_code == 200, response.text
+    answer = response.json()["entry"][0]["response"]
+    assert (answer["status"], answer["location"]) == ("200 OK", f"Device/{device['id']}")
