@@ -47,7 +47,8 @@ def error_page(request: Request, status: int, key: str | None = None) -> Respons
         "status": status,
         "message": texts(message),
         "request_id": current_request_id(),
-        "here": request.url.path,
+        # Not the address asked for: an error page echoes nothing of what it refused.
+        "here": "/console",
     }
     return pages.html("error.html", context, status)
 

@@ -36,7 +36,7 @@ class ReadingView:
     measurement: str
     value: float
     unit: str
-    original: str | None  # "120 mg/dL" when the device sent another unit
+    original: tuple[float, str] | None  # (108, "mg/dL") when the device sent another unit
     severity: str
     late: bool
     doubtful: bool
@@ -150,7 +150,7 @@ def _readings(rows: Any, verdicts: Any, plan: CarePlanRead | None) -> list[Readi
                 continue
             original = None
             if part.get("original_unit") and part.get("original_unit") != part.get("unit"):
-                original = f"{part.get('original_value')} {part['original_unit']}"
+                original = (float(part.get("original_value") or 0), str(part["original_unit"]))
             shown.append(
                 ReadingView(
                     at=row.effective_at,
