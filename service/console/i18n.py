@@ -76,6 +76,12 @@ class Texts:
             return ""
         return alert_text.quantity(measurement, value, self.lang)  # type: ignore[arg-type]
 
+    def reading(self, measurement: str, value: float, ucum_unit: str) -> str:
+        """In the unit a nurse writes (mmHg, not UCUM's mm[Hg]) where we know it."""
+        if alert_text.name(measurement, "nb") != measurement:
+            return self.quantity(measurement, value)
+        return f"{self.number(value)} {ucum_unit}".strip()
+
     def measurement(self, key: str | None) -> str:
         if key is None:
             return ""

@@ -126,7 +126,9 @@ async def test_a_session_of_any_process_is_read_by_any_other(settings: Settings)
     cookie = seal(settings, SESSION_COOKIE, {"t": "token", "c": "csrf", "s": time.time()})
     twin = Settings(database_url=settings.database_url, var_dir=settings.var_dir)
     session, expired = read_session(twin, cookie, time.time())
-    assert session is not None and session.token == "token" and not expired
+    assert session is not None
+    assert session.token == "token"
+    assert not expired
 
 
 def test_outside_development_the_cookie_is_secure_and_a_key_is_required() -> None:
@@ -169,5 +171,30 @@ async def test_the_language_switch_turns_the_pages_english(app: Any, settings: S
         page = await client.get("/console")
         assert '<html lang="en">' in page.text
         assert "Clinical items" in page.text
-        away = await client.get("/console/lang", params={"to": "en", "next": "https://evil.example"})
+        away = await client.get(
+            "/console/lang", params={"to": "en", "next": "https://evil.example"}
+        )
         assert away.headers["location"] == "/console"
+
+
+async def test_pages_load_only_our_own_pinned_files(
+    app: Any, client: Any, settings: Settings
+) -> None:
+    import re
+
+    centre = await create_centre(app, settings)
+    async with browser(app, nurse_session(settings, [centre.id])) as page_client:
+        page = await page_client.get("/console")
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assets = re.findall(r'(?:src|href)="([^"#]+\.(?:js|css))"', page.text)
+        assert sorted(assets) == [
+            "/console/static/console.css",
+            "/console/static/htmx-2.0.11.min.js",
+            "/console/static/queue.js",
+        ]
+        for asset in assets:
+            assert (await page_client.get(asset)).status_code == 200
+    api = await client.get("/health")
+    assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"

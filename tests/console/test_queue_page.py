@@ -37,14 +37,14 @@ async def _red(client: httpx.AsyncClient, settings: Settings, centre: Centre) ->
     return patient
 
 
-async def _yellow(
-    client: httpx.AsyncClient, settings: Settings, centre: Centre
-) -> EnrolledPatient:
+async def _yellow(client: httpx.AsyncClient, settings: Settings, centre: Centre) -> EnrolledPatient:
     patient = await enrol(client, settings, centre)
     await set_care_plan(client, patient, "heart_failure")
     for value in (105, 106, 107):  # above 100 three times in a row: yellow
         answer = await client.post(
-            "/fhir/Observation", json=observation(patient.id, "8867-4", value), headers=patient.headers
+            "/fhir/Observation",
+            json=observation(patient.id, "8867-4", value),
+            headers=patient.headers,
         )
         assert answer.status_code == 201, answer.text
     return patient
@@ -61,7 +61,8 @@ async def test_red_comes_first_with_findings_in_words_a_sparkline_and_the_wait(
     yellow = await _yellow(client, settings, centre)
     red = await _red(client, settings, centre)
     items = {i["patient_id"]: i for i in await queue_of(client, centre)}
-    assert items[red.id]["severity"] == "red" and items[yellow.id]["severity"] == "yellow"
+    assert items[red.id]["severity"] == "red"
+    assert items[yellow.id]["severity"] == "yellow"
     async with browser(app, nurse_session(settings, [centre.id])) as page_client:
         page = await page_client.get("/console")
     assert page.status_code == 200
@@ -71,7 +72,8 @@ async def test_red_comes_first_with_findings_in_words_a_sparkline_and_the_wait(
     assert red_at < yellow_at
     red_row = html[red_at:yellow_at]
     assert "▲</span> Rød" in red_row
-    assert "Systolisk blodtrykk 195 mmHg" in red_row and "grense" in red_row
+    assert "Systolisk blodtrykk 195 mmHg" in red_row
+    assert "grense" in red_row
     assert '<svg class="spark" role="img"' in red_row
     assert "Høyt blodtrykk" in red_row  # the protocol, in words
     assert re.search(r"\d+ år", red_row)
@@ -97,11 +99,15 @@ async def test_filters_mine_unclaimed_severity_and_protocol(
         unclaimed = (await page_client.get("/console?who=unclaimed")).text
         only_red = (await page_client.get("/console?severity=red")).text
         heart = (await page_client.get("/console?protocol=heart_failure")).text
-    assert items[red.id] in mine and items[yellow.id] not in mine
+    assert items[red.id] in mine
+    assert items[yellow.id] not in mine
     assert f"Tatt av {nurse.subject}" in mine
-    assert items[yellow.id] in unclaimed and items[red.id] not in unclaimed
-    assert items[red.id] in only_red and items[yellow.id] not in only_red
-    assert items[yellow.id] in heart and items[red.id] not in heart
+    assert items[yellow.id] in unclaimed
+    assert items[red.id] not in unclaimed
+    assert items[red.id] in only_red
+    assert items[yellow.id] not in only_red
+    assert items[yellow.id] in heart
+    assert items[red.id] not in heart
 
 
 async def test_technical_items_stand_apart_from_clinical_ones(

@@ -101,7 +101,7 @@
         });
       }
     };
-    document.documentElement.dataset.live = "connected";
+    source.onopen = function () { document.documentElement.dataset.live = "connected"; };
   }
 
   document.addEventListener("DOMContentLoaded", connect);
