@@ -306,3 +306,33 @@ async def test_an_idle_session_goes_to_login_and_back_and_a_forged_form_is_refus
     [item] = await queue_of(client, centre)
     assert item["state"] == "open"
     await context.close()
+
+
+async def test_the_care_plan_preview_counts_what_a_change_would_raise(
+    chromium: Browser,
+    base: str,
+    shots: Path,
+    app: Any,
+    client: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    centre = await create_centre(app, settings)
+    patient = await enrol(client, settings, centre)
+    await set_care_plan(client, patient, "hypertension")
+    for systolic in (150, 152, 149):
+        await client.post(
+            "/fhir/Observation",
+            json=blood_pressure(patient.id, systolic, 85),
+            headers=patient.headers,
+        )
+    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    page = await context.new_page()
+    await page.goto(f"/console/patients/{patient.id}")
+    await page.get_by_role("link", name="Endre behandlingsplan").click()
+    await look(page, shots, "13-care-plan-editor")
+    await page.get_by_label("Systolisk blodtrykk: Gul over").fill("140")
+    await page.get_by_role("button", name="Forhåndsvis").click()
+    proposed = page.locator("#preview tr", has_text="Med endringen")
+    await expect(proposed.locator("td").nth(1)).to_have_text("1")  # one yellow item
+    await look(page, shots, "14-care-plan-preview")
+    await context.close()
