@@ -14,12 +14,20 @@ STATIC = Path(__file__).resolve().parent / "static"
 def install(app: FastAPI, *, dev_issuer: bool) -> None:
     """Routes, static files, error pages; the development login when it is enabled.
     Call after ``service.errors.install_handlers``."""
-    from service.console import auth_routes, careplan_routes, errors, patient_routes, queue_routes
+    from service.console import (
+        auth_routes,
+        careplan_routes,
+        centre_routes,
+        errors,
+        patient_routes,
+        queue_routes,
+    )
 
     app.include_router(auth_routes.router)
     app.include_router(queue_routes.router)
     app.include_router(patient_routes.router)
     app.include_router(careplan_routes.router)
+    app.include_router(centre_routes.router)
     if dev_issuer:
         from service.auth import dev_login
 

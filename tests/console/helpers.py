@@ -15,7 +15,7 @@ from uuid import uuid4
 import httpx
 
 from service.auth.dev_issuer import mint_token
-from service.auth.principal import Role
+from service.auth.principal import DEFAULT_SCOPES, Role
 from service.console.session import SESSION_COOKIE, seal
 from service.settings import Settings
 
@@ -36,11 +36,13 @@ def nurse_session(
     *,
     seen: float | None = None,
     role: Role = Role.nurse,
+    extra_scopes: tuple[str, ...] = (),
 ) -> Nurse:
     """A session as the callback writes it, for a nurse of test centres (the demo login
     only knows the demo's people); the token is a real one from the development issuer."""
     subject = subject or f"nurse-{uuid4().hex[:8]}"
-    token = mint_token(settings, role=role, subject=subject, centres=centres)
+    scopes = [*DEFAULT_SCOPES[role], *extra_scopes]
+    token = mint_token(settings, role=role, subject=subject, centres=centres, scopes=scopes)
     csrf = secrets.token_urlsafe(32)
     data = {"t": token, "c": csrf, "s": time.time() if seen is None else seen}
     return Nurse(subject, seal(settings, SESSION_COOKIE, data), csrf)

@@ -336,3 +336,27 @@ async def test_the_care_plan_preview_counts_what_a_change_would_raise(
     await expect(proposed.locator("td").nth(1)).to_have_text("1")  # one yellow item
     await look(page, shots, "14-care-plan-preview")
     await context.close()
+
+
+async def test_a_nurse_leader_reads_the_centre_page(
+    chromium: Browser,
+    base: str,
+    shots: Path,
+    app: Any,
+    client: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    centre = await create_centre(app, settings)
+    await _red_item(client, settings, centre)
+    leader = nurse_session(settings, [centre.id], extra_scopes=("user/MeasureReport.rs",))
+    context = await _context(chromium, base, leader)
+    page = await context.new_page()
+    await page.goto("/console")
+    await page.get_by_role("link", name="Sentralen", exact=True).click()
+    await expect(page.get_by_text("1 åpne saker").first).to_be_visible()
+    await expect(page.get_by_role("link", name="Last ned tallene (CSV)")).to_be_visible()
+    await look(page, shots, "15-centre-page")
+    await page.get_by_role("link", name="English").click()
+    await expect(page.get_by_role("heading", name="The centre", exact=True)).to_be_visible()
+    await look(page, shots, "16-centre-page-english")
+    await context.close()
