@@ -18,6 +18,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
         auth_routes,
         careplan_routes,
         centre_routes,
+        enrol_routes,
         errors,
         patient_routes,
         queue_routes,
@@ -28,6 +29,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
     app.include_router(patient_routes.router)
     app.include_router(careplan_routes.router)
     app.include_router(centre_routes.router)
+    app.include_router(enrol_routes.router)
     if dev_issuer:
         from service.auth import dev_login
 

@@ -27,7 +27,7 @@ from service.queue.schemas import Action, EscalationTarget, Outcome
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-DONE = ("claim", "release", "snooze", "escalate", "resolve", "status", "plan")
+DONE = ("claim", "release", "snooze", "escalate", "resolve", "status", "plan", "enrolled")
 
 
 async def render_patient(

@@ -360,3 +360,28 @@ async def test_a_nurse_leader_reads_the_centre_page(
     await expect(page.get_by_role("heading", name="The centre", exact=True)).to_be_visible()
     await look(page, shots, "16-centre-page-english")
     await context.close()
+
+
+async def test_a_nurse_enrols_a_patient_from_the_console(
+    chromium: Browser, base: str, shots: Path, app: Any, settings: Settings
+) -> None:
+    from tests.factories import new_identity_number
+
+    centre = await create_centre(app, settings)
+    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    page = await context.new_page()
+    await page.goto("/console")
+    await page.get_by_role("link", name="Ny pasient").click()
+    await page.get_by_label("Fødselsnummer eller D-nummer").fill("12345678901")
+    await page.get_by_label("Fornavn").fill("Ola")
+    await page.get_by_label("Etternavn").fill("Nordmann")
+    await page.get_by_label("Kommunenummer").fill("1804")
+    await page.get_by_label("Protokoll").select_option("heart_failure")
+    await page.get_by_role("button", name="Meld inn").click()
+    await expect(page.get_by_role("alert")).to_contain_text("Sjekk de 11 sifrene")
+    await look(page, shots, "17-enrolment-refused")
+    await page.get_by_label("Fødselsnummer eller D-nummer").fill(new_identity_number())
+    await page.get_by_role("button", name="Meld inn").click()
+    await expect(page.get_by_text("Pasienten er meldt inn.")).to_be_visible()
+    await look(page, shots, "18-patient-just-enrolled")
+    await context.close()
