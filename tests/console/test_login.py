@@ -26,7 +26,7 @@ async def test_a_newcomer_signs_in_with_one_click_and_lands_where_she_was_going(
         assert first.status_code == 303
         assert first.headers["location"].startswith("/console/login?next=")
         login = await client.get(first.headers["location"])
-        assert "Logg inn" in login.text
+        assert 'href="/console/login/start?next=/console/patients/someone%3Fdays%3D7"' in login.text
         start = await client.get("/console/login/start", params={"next": "/console?who=mine"})
         query = parse_qs(urlsplit(start.headers["location"]).query)
         assert query["code_challenge_method"] == ["S256"]
