@@ -43,6 +43,7 @@ openapi-check: install
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.export $(BENCH_EXPORT_ARGS)
 
 clean:
