@@ -205,3 +205,28 @@ async def test_pause_and_resume_follow_up_from_the_page(
         )
         assert resumed.status_code == 303
         assert "Aktiv oppfølging" in (await page_client.get(resumed.headers["location"])).text
+
+
+async def test_a_resolve_that_lost_the_race_keeps_what_she_wrote(
+    app: Any, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    centre = await create_centre(app, settings)
+    _, item_id = await _red_patient(client, settings, centre)
+    claimed = await client.post(f"/api/queue/{item_id}/claim", headers=auth(centre.nurse_token))
+    assert claimed.status_code == 200
+    late = nurse_session(settings, [centre.id])
+    async with browser(app, late) as page_client:
+        answer = await page_client.post(
+            f"/console/items/{item_id}/resolve",
+            data={
+                "csrf": late.csrf,
+                "outcome": "handled_by_centre",
+                "minutes": "7",
+                "note": "Ringte kl 08, pasienten har tatt medisinen",
+            },
+        )
+    assert answer.status_code == 409
+    assert f"Saken ble tatt av nurse-{centre.id}" in answer.text
+    assert "Ringte kl 08, pasienten har tatt medisinen" in answer.text
+    [item] = await queue_of(client, centre)
+    assert item["state"] == "claimed"

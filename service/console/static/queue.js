@@ -69,7 +69,8 @@
         }
         if (!old) {
           row.classList.add("fresh");
-          announce(document.documentElement.lang === "en" ? "Queue updated" : "Køen er oppdatert");
+          var status = document.getElementById("live-status");
+          announce(status ? status.dataset.updated : "");
         }
         if (focusedName !== null) {
           var again = Array.prototype.find.call(row.querySelectorAll("a, button"), function (el) {
