@@ -34,6 +34,8 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 
 LIMITS = ("red_low", "yellow_low", "yellow_high", "red_high")
 PREVIEW_DAYS = 30
+# Readings the proposal rests on: a trial of 2-4 weeks (as the API's default).
+PROPOSE_DAYS = 28
 _SAFETY = re.compile(r"^bands\.([a-z_0-9]+)\.(red_low|red_high): .* safety limit (\S+)$")
 
 
@@ -72,6 +74,7 @@ async def _render(
         values=values,
         errors=extra.pop("errors", {}),
         preview=extra.pop("preview", None),
+        proposal=extra.pop("proposal", None),
         **extra,
     )
 
@@ -117,11 +120,26 @@ def _settings(
     return settings
 
 
+async def _proposed(page: Page, db: Db, patient_id: str, values: dict[str, str]) -> Response:
+    """Personal bands from the patient's own readings (``careplans.propose``), filled in
+    for the nurse to check, preview and save; nothing is stored."""
+    proposal = await careplans.propose(db, page.principal, patient_id, utcnow(), PROPOSE_DAYS)
+    await _record(page, db, audit.EXECUTE, "operation", patient_id)
+    filled = dict(values)
+    for measurement, band in proposal.bands.items():
+        for limit in LIMITS:
+            number = getattr(band, limit)
+            filled[f"{measurement}.{limit}"] = "" if number is None else f"{number:g}"
+    return await _render(page, db, patient_id, filled, proposal=proposal)
+
+
 @router.post("/patients/{patient_id}/care-plan")
 async def submit(patient_id: str, form: ConsoleForm, db: Db) -> Response:
     page = form.page
     plan = await careplans.read_current(db, page.principal, patient_id, utcnow())
     values = {k: form.get(k) for k in form.fields if k != "csrf"}
+    if form.get("intent") == "propose":
+        return await _proposed(page, db, patient_id, values)
     errors: dict[str, tuple[str, dict[str, str]]] = {}
     settings = _settings(form, plan, errors)
     reason = form.get("reason")

@@ -4,6 +4,7 @@ makes a new version, and refusals stand at their field."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -103,3 +104,32 @@ async def test_saving_makes_a_new_version_and_refusals_stand_at_their_field(
     # the limits she left empty kept what was in force, not the looser safety limits
     assert plan.json()["bands"]["systolic"]["red_low"] == 90
     assert plan.json()["effective_bands"]["systolic"]["red_high"] == 180
+
+
+async def test_proposed_bands_are_filled_in_for_her_to_check_and_nothing_is_saved(
+    app: Any, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    centre, patient = await _patient(client, app, settings)
+    nurse = nurse_session(settings, [centre.id])
+    url = f"/console/patients/{patient.id}/care-plan"
+    form = {"csrf": nurse.csrf, "version": "1", "intent": "propose"}
+    async with browser(app, nurse) as page_client:
+        few = await page_client.post(url, data=form)
+        assert "For få målinger" in few.text  # three readings propose no band yet
+        for day in range(1, 9):  # a week and more of daily readings
+            when = datetime.now(UTC) - timedelta(days=day, hours=1)
+            await client.post(
+                "/fhir/Observation",
+                json=blood_pressure(patient.id, 140 + day, 85, effective=when),
+                headers=patient.headers,
+            )
+        page = await page_client.post(url, data=form)
+    assert page.status_code == 200
+    assert "Forslag fra 11 målinger" in page.text
+    filled = re.search(r'name="systolic.yellow_high"[^>]*value="([0-9.]+)"', page.text)
+    assert filled is not None  # a proposed limit, in the field, for her to check
+    plan = await client.get(
+        f"/api/patients/{patient.id}/care-plan",
+        headers={"Authorization": f"Bearer {centre.nurse_token}"},
+    )
+    assert plan.json()["version"] == 1
