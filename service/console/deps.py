@@ -10,7 +10,7 @@ and do not count as the nurse doing something: a screen left open still times ou
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -85,7 +85,6 @@ class Page:
     session: Session
     texts: Texts
     passive: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def context(self, **values: Any) -> dict[str, Any]:
         return {

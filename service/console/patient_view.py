@@ -21,6 +21,7 @@ from service.console import svg, views
 from service.console.deps import Page
 from service.errors import NotFound
 from service.ingest import repository as observations
+from service.models_base import utcnow
 from service.patients import service as patients
 from service.queue import readings as rule_readings
 from service.queue import service as queue
@@ -58,7 +59,7 @@ async def _record(page: Page, db: AsyncConnection, subtype: str, kind: str, pid:
 async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) -> dict[str, Any]:
     """Raises NotFound for a patient outside the nurse's reach, before reading anything
     else: the 404 page then holds nothing of the patient."""
-    principal, zone, now = page.principal, page.state.local_zone, datetime.now().astimezone()
+    principal, zone, now = page.principal, page.state.local_zone, utcnow()
     status = await careplans.status_of(db, principal, patient_id)
     resource = await patients.read(db, principal, patient_id, page.state.vault)
     await _record(page, db, "read", "Patient", patient_id)

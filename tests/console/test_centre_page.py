@@ -3,8 +3,9 @@ and downloads the report and the CSV; a nurse without the evaluation scope does 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -26,7 +27,7 @@ async def test_a_leader_sees_the_load_and_the_evaluation_and_downloads_both_file
         "/fhir/Observation", json=blood_pressure(patient.id, 196, 101), headers=patient.headers
     )
     leader = nurse_session(settings, [centre.id], extra_scopes=LEADER)
-    today = date.today().isoformat()
+    today = datetime.now(ZoneInfo(settings.local_timezone)).date().isoformat()  # the centre's day
     request_id = new_request_id()
     async with browser(app, leader) as page_client:
         page = await page_client.get(

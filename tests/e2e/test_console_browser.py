@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -211,7 +212,7 @@ async def test_keyboard_only_claim_and_resolve_seven_minutes_of_phone_call(
         f"/api/patients/{patient.id}/resource-use", headers=auth(centre.nurse_token)
     )
     assert [(r["action"], r["minutes"]) for r in logged.json()] == [("phone_call", 7.0)]
-    today = date.today().isoformat()
+    today = datetime.now(ZoneInfo(settings.local_timezone)).date().isoformat()  # the centre's day
     figures = await client.get(
         "/api/evaluation",
         params={"centre": centre.id, "from": today, "to": today},
