@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck openapi openapi-check bench clean
+.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ run: install
 	$(BIN)/dho demo
 	$(BIN)/dho serve --host 127.0.0.1 --port 8000
 
-test: install openapi-check lint typecheck
+# The console's browser tests drive Debian's chromium (never a downloaded browser).
+chromium:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+test: install chromium openapi-check lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: install
@@ -39,6 +43,7 @@ openapi-check: install
 
 bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.export $(BENCH_EXPORT_ARGS)
 
 clean:

@@ -7,11 +7,16 @@ languages the same way; a rule only says what it found.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from alerts.model import Direction, Finding, Reading, Rule, Severity
 from alerts.protocols import Protocol
 from alerts.text import Lang, both, late_note, sentence
+
+
+def is_late(protocol: Protocol, effective_at: datetime, received_at: datetime) -> bool:
+    """Received more than the protocol's ``late_after_hours`` after it was taken."""
+    return received_at - effective_at > timedelta(hours=protocol.late_after_hours)
 
 
 def on_reading(
@@ -35,7 +40,7 @@ def on_reading(
     nurse must know the patient's state may have changed since.
     """
     delay = anchor.received_at - anchor.effective_at
-    late = delay > timedelta(hours=protocol.late_after_hours)
+    late = is_late(protocol, anchor.effective_at, anchor.received_at)
 
     def text(lang: Lang) -> str:
         body = sentence(reason(lang))

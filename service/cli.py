@@ -102,7 +102,9 @@ def _serve(args: argparse.Namespace) -> int:
             "Get a token:  .venv/bin/dho token --role nurse --subject nurse-1 --centre salten\n"
             f'Try it:       curl -H "Authorization: Bearer $TOKEN" '
             f"'http://{args.host}:{args.port}/fhir/Observation?_count=5'\n"
-            f"API docs:     http://{args.host}:{args.port}/docs",
+            f"API docs:     http://{args.host}:{args.port}/docs\n"
+            f"Console:      http://{args.host}:{args.port}/console  "
+            "(sign in as a demo nurse with one click)",
             flush=True,
         )
     uvicorn.run(

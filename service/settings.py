@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     jobs_in_process: bool | None = None
     log_level: str = "INFO"
 
+    # The nurse console (service/console). Its session cookie is encrypted and signed
+    # with this key (base64, 32 bytes), so any API process can read any session;
+    # development derives one under var_dir, production must set it.
+    console_session_key: str | None = None
+    console_idle_minutes: float = Field(default=30.0, gt=0)
+    # The OAuth client the console logs in as, at the issuer of DHO_OIDC_ISSUERS named by
+    # console_issuer (the first by default). The development issuer needs neither.
+    console_client_id: str = "dho-console"
+    console_client_secret: str | None = None
+    console_issuer: str | None = None
+
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:
         if self.environment == "production":
@@ -85,6 +96,11 @@ class Settings(BaseSettings):
                 raise ValueError("DHO_DATA_KEY must be set in production")
             if not self.oidc_issuers:
                 raise ValueError("DHO_OIDC_ISSUERS must name an issuer in production")
+            if not self.console_session_key:
+                raise ValueError("DHO_CONSOLE_SESSION_KEY must be set in production")
+        key = self.console_session_key
+        if key is not None and len(base64.b64decode(key)) != 32:
+            raise ValueError("DHO_CONSOLE_SESSION_KEY must be 32 bytes, base64-encoded")
         if self.data_key is not None and len(base64.b64decode(self.data_key)) != 32:
             raise ValueError("DHO_DATA_KEY must be 32 bytes, base64-encoded")
         if any(len(base64.b64decode(k)) != 32 for k in self.retired_data_keys.values()):
@@ -99,6 +115,10 @@ class Settings(BaseSettings):
         if self.jobs_in_process is not None:
             return self.jobs_in_process
         return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.environment != "development"
 
     @property
     def dev_issuer_enabled(self) -> bool:

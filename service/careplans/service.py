@@ -222,6 +222,16 @@ async def change_status(
     )
 
 
+async def status_of(
+    conn: AsyncConnection, principal: Principal, patient_id: str
+) -> PatientStatusRead:
+    """Whether the patient is followed up now (active), paused or ended."""
+    patient = await _patient(conn, principal, patient_id)
+    return PatientStatusRead(
+        patient_id=patient.id, status=patient.status, active_since=patient.active_since
+    )
+
+
 def _outcome(found: Sequence[alerts.Finding], since: datetime, zone: ZoneInfo) -> PlanOutcome:
     counted = [f for f in found if f.effective_at is None or f.effective_at >= since]
     in_window = [f for f in counted if _when(f) >= since]

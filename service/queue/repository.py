@@ -278,6 +278,21 @@ async def get_visible(conn: AsyncConnection, principal: Principal, item_id: str)
     return (await conn.execute(query)).first()
 
 
+async def latest_of_patient(
+    conn: AsyncConnection, principal: Principal, patient_id: str
+) -> Row[Any] | None:
+    """The patient's unresolved item, else the one resolved last (the console shows it
+    with its history after it was closed)."""
+    unresolved_first = sa.case((UNRESOLVED, 0), else_=1)
+    query = (
+        _queue_query(principal)
+        .where(item.c.patient_id == patient_id)
+        .order_by(unresolved_first, item.c.opened_at.desc(), item.c.id)
+        .limit(1)
+    )
+    return (await conn.execute(query)).first()
+
+
 def visible(principal: Principal) -> Any:
     """The reach clause for conditional updates of items."""
     return measurements_visible_to(principal, item)

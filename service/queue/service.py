@@ -58,6 +58,7 @@ async def list_queue(
     claimed_by: str | None,
     protocol: str | None,
     limit: int,
+    trend_points: int = TREND_POINTS,
 ) -> QueuePage:
     rows = await repository.list_items(
         conn,
@@ -69,17 +70,31 @@ async def list_queue(
         protocol=protocol,
         limit=limit + 1,
     )
-    items = await _rows(conn, rows[:limit], now, zone)
+    items = await _rows(conn, rows[:limit], now, zone, trend_points)
     return QueuePage(items=items, truncated=len(rows) > limit)
 
 
 async def get_item(
-    conn: AsyncConnection, principal: Principal, item_id: str, now: datetime, zone: ZoneInfo
+    conn: AsyncConnection,
+    principal: Principal,
+    item_id: str,
+    now: datetime,
+    zone: ZoneInfo,
+    trend_points: int = TREND_POINTS,
 ) -> QueueRow:
     row = await repository.get_visible(conn, principal, item_id)
     if row is None:
         raise NotFound("no such queue item")
-    return (await _rows(conn, [row], now, zone))[0]
+    return (await _rows(conn, [row], now, zone, trend_points))[0]
+
+
+async def latest_item(
+    conn: AsyncConnection, principal: Principal, patient_id: str, now: datetime, zone: ZoneInfo
+) -> QueueRow | None:
+    """The patient's unresolved item, else their last resolved one; None if they never
+    had one (or are out of reach: the caller checks the patient first)."""
+    row = await repository.latest_of_patient(conn, principal, patient_id)
+    return None if row is None else (await _rows(conn, [row], now, zone))[0]
 
 
 async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[EventRead]:
@@ -286,11 +301,15 @@ def _why_not(current: Row[Any], principal: Principal, kind: str) -> str:
 
 
 async def _rows(
-    conn: AsyncConnection, rows: Sequence[Row[Any]], now: datetime, zone: ZoneInfo
+    conn: AsyncConnection,
+    rows: Sequence[Row[Any]],
+    now: datetime,
+    zone: ZoneInfo,
+    trend_points: int = TREND_POINTS,
 ) -> list[QueueRow]:
     ids = [r.id for r in rows]
     found = await repository.findings_of_items(conn, ids)
-    trends = await _trends(conn, rows, found, now)
+    trends = await _trends(conn, rows, found, now, trend_points)
     today = now.astimezone(zone).date()
     return [
         QueueRow(
@@ -329,6 +348,7 @@ async def _trends(
     rows: Sequence[Row[Any]],
     found: dict[str, list[Row[Any]]],
     now: datetime,
+    points_wanted: int = TREND_POINTS,
 ) -> dict[str, dict[str, list[TrendPoint]]]:
     """The last readings of each measurement an item's findings are about: one query
     for the whole page."""
@@ -347,7 +367,7 @@ async def _trends(
             if reading.measurement not in wanted[row.patient_id]:
                 continue
             points = trends.setdefault(row.patient_id, {}).setdefault(reading.measurement, [])
-            if len(points) < TREND_POINTS:
+            if len(points) < points_wanted:
                 points.append(TrendPoint(effective_at=reading.effective_at, value=reading.value))
     for measurements in trends.values():
         for points in measurements.values():

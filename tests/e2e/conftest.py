@@ -66,3 +66,13 @@ def server(database: Database, var_dir: Path, tmp_path: Path) -> Iterator[tuple[
     log_path = tmp_path / "server.log"
     with running_server(database, var_dir, log_path) as base:
         yield base, log_path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the console's screenshots of this run are (not committed)."""
+    from tests.e2e.browser import chosen_dir
+
+    folder = chosen_dir()
+    if folder is not None:
+        terminalreporter.section("console screenshots")
+        terminalreporter.line(f"screenshots of every console page: {folder}")
