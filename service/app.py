@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from service import capability, health, logs, worker
+from service import capability, health, logs, openapi_contract, worker
 from service.audit.refusals import record_refusal
 from service.audit.router import router as audit_router
 from service.auth.dev_issuer import load_or_create_key, public_keyset
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(research_router)
     app.include_router(research_fhir_router)
     app.include_router(resource_use_router)
+    openapi_contract.install(app)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     logs.configure(settings.log_level)
     return app
