@@ -142,12 +142,12 @@ def _declare(path: str, method: str, operation: dict[str, Any]) -> None:
         statuses.add(413)
     if fhir and FHIR_JSON in operation.get("requestBody", {}).get("content", {}):
         statuses |= {415, 422}
-    for status in statuses:
-        responses.setdefault(str(status), {})
-    for status, response in responses.items():
-        if status[:1] in ("4", "5"):
-            _fill_error(int(status), response, fhir)
-        elif fhir and status[:1] == "2":
+    for code in statuses:
+        responses.setdefault(str(code), {})
+    for key, response in responses.items():
+        if key[:1] in ("4", "5"):
+            _fill_error(int(key), response, fhir)
+        elif fhir and key[:1] == "2":
             _fill_fhir_success(response)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -122,7 +122,9 @@ async def item_history(item_id: str, principal: QueueReader, db: Db) -> list[Eve
 
 
 # The body of each error status is declared by service.openapi_contract.
-_NOT_NOW = {409: {"description": "the item's state does not allow this, or another nurse has it"}}
+_NOT_NOW: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the item's state does not allow this, or another nurse has it"}
+}
 
 
 @router.post("/{item_id}/claim", responses={409: {"description": "claimed by another nurse"}})
