@@ -18,16 +18,21 @@ document once, from what the service's plumbing does to every route:
 Statuses only a route knows (409, 412, 429, a 404 on a query) the route declares by
 status and description (``responses={409: {"description": ...}}``); the body of every
 error status is filled in here, in the vocabulary of the route's prefix. A FHIR route's
-successful answers are ``application/fhir+json`` resources unless it declares a model.
+successful answers are ``application/fhir+json`` resources unless it declares a model,
+and a FHIR search (``GET /fhir/<Type>``) takes the search parameters the
+CapabilityStatement lists for that type (routes read them from the query string, so
+FastAPI cannot see them).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from fastapi import FastAPI
 
+from service.capability import capability_statement
 from service.fhirkit.responses import FHIR_JSON
 
 API_ERROR = "ApiError"
@@ -93,6 +98,7 @@ _DESCRIPTIONS = {
     500: "Internal error: quote the request id",
 }
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+_FHIR_SEARCH = re.compile(r"^/fhir/([A-Z][A-Za-z]+)$")
 _BODY_METHODS = frozenset({"post", "put", "patch"})
 _METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
 
@@ -111,16 +117,43 @@ def install(app: FastAPI) -> None:
 def declare_errors(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every operation's error answers declared; idempotent (FastAPI
     hands back its cached document, already rewritten, on a second call)."""
+    searches = _search_parameters()
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
-            if method in _METHODS:
-                _declare(path, method, operation)
+            if method not in _METHODS:
+                continue
+            search = _FHIR_SEARCH.match(path)
+            if method == "get" and search is not None:
+                _declare_search(operation, searches.get(search.group(1), []))
+            _declare(path, method, operation)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(_SCHEMAS)
     if _FASTAPI_VALIDATION not in json.dumps(document.get("paths", {})):
         schemas.pop("HTTPValidationError", None)
         schemas.pop("ValidationError", None)
     return document
+
+
+def _search_parameters() -> dict[str, list[dict[str, Any]]]:
+    rest = capability_statement().get("rest", [{}])[0]
+    return {r["type"]: r.get("searchParam", []) for r in rest.get("resource", [])}
+
+
+def _declare_search(operation: dict[str, Any], parameters: list[dict[str, Any]]) -> None:
+    declared = operation.setdefault("parameters", [])
+    names = {p["name"] for p in declared}
+    for parameter in parameters:
+        if parameter["name"] in names:
+            continue
+        declared.append(
+            {
+                "name": parameter["name"],
+                "in": "query",
+                "required": False,
+                "description": f"FHIR search parameter of type {parameter['type']}",
+                "schema": {"type": "string"},
+            }
+        )
 
 
 def _declare(path: str, method: str, operation: dict[str, Any]) -> None:

@@ -93,3 +93,10 @@ def test_the_document_is_the_same_however_often_it_is_asked_for() -> None:
 async def test_the_served_contract_is_the_declared_one(client: httpx.AsyncClient) -> None:
     served = (await client.get("/openapi.json")).json()
     assert served == create_app(Settings()).openapi()
+
+
+def test_a_fhir_search_declares_the_parameters_of_the_capability_statement() -> None:
+    document = create_app(Settings()).openapi()
+    search = document["paths"]["/fhir/Observation"]["get"]
+    names = {p["name"] for p in search["parameters"] if p["in"] == "query"}
+    assert {"patient", "subject", "code", "date", "_count", "_sort"} <= names
