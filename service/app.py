@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from service import capability, console, health, logs, worker
+from service import capability, console, health, logs, openapi_contract, worker
 from service.audit.refusals import record_refusal
 from service.audit.router import router as audit_router
 from service.auth.dev_issuer import load_or_create_key, public_keyset
@@ -142,6 +142,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(device_loans_router)
     # The nurse console's pages (and the development login), after the API's handlers.
     console.install(app, dev_issuer=settings.dev_issuer_enabled)
+    openapi_contract.install(app)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,

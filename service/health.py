@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import sqlalchemy as sa
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from service.deps import State
@@ -11,7 +14,16 @@ from service.deps import State
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: Literal["up", "down"]
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "the database does not answer"}},
+)
 async def health(state: State) -> JSONResponse:
     try:
         async with state.engine.connect() as conn:

@@ -5,10 +5,11 @@ A route states who may call it in its signature, e.g. ``principal: ObservationCr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
+from fastapi.security.base import SecurityBase
 
 from service.auth.principal import Interaction, Principal
 from service.auth.tokens import InvalidToken
@@ -16,29 +17,60 @@ from service.errors import Forbidden, Unauthorized
 from service.state import app_state
 
 
-async def current_principal(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("a bearer token is required")
-    try:
-        principal = await app_state(request).verifier.verify(token.strip())
-    except InvalidToken as error:
-        raise Unauthorized(str(error)) from None
-    request.state.principal = principal
-    return principal
+class BearerToken(SecurityBase):
+    """The caller's verified token as a ``Principal`` (401 without a valid one).
 
+    A FastAPI security scheme rather than a plain function: every route that depends on
+    it, directly or through ``require``, is declared in the OpenAPI contract as needing
+    a bearer token, and ``service.openapi_contract`` then declares its 401 and 403
+    answers. A route added tomorrow gets both without saying so.
+    """
 
-def require(resource_type: str, interaction: Interaction) -> Callable[..., Awaitable[Principal]]:
-    async def dependency(request: Request) -> Principal:
-        # current_principal called directly, not as a sub-dependency: one dependency
-        # to solve per request instead of two.
-        principal = await current_principal(request)
-        if not principal.allows(resource_type, interaction):
-            raise Forbidden(f"the token's scopes do not allow this on {resource_type}")
+    def __init__(self) -> None:
+        self.model = HTTPBearerModel(
+            bearerFormat="JWT",
+            description=(
+                "A JWT from a trusted issuer (RS/PS/ES). Its role and SMART v2 scopes decide "
+                "what it may do; its centres (staff) or subject (patient) what it may reach."
+            ),
+        )
+        self.scheme_name = "bearer"
+
+    async def __call__(self, request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("a bearer token is required")
+        try:
+            principal = await app_state(request).verifier.verify(token.strip())
+        except InvalidToken as error:
+            raise Unauthorized(str(error)) from None
+        request.state.principal = principal
         return principal
 
-    return dependency
+
+current_principal = BearerToken()
+
+
+class Requirement(BearerToken):
+    """A token whose scopes allow ``interaction`` on ``resource_type`` (403 otherwise)."""
+
+    def __init__(self, resource_type: str, interaction: Interaction) -> None:
+        super().__init__()
+        self.resource_type = resource_type
+        self.interaction = interaction
+
+    async def __call__(self, request: Request) -> Principal:
+        # The token is read here, not in a sub-dependency: one dependency to solve per
+        # request instead of two.
+        principal = await super().__call__(request)
+        if not principal.allows(self.resource_type, self.interaction):
+            raise Forbidden(f"the token's scopes do not allow this on {self.resource_type}")
+        return principal
+
+
+def require(resource_type: str, interaction: Interaction) -> Requirement:
+    return Requirement(resource_type, interaction)
 
 
 ObservationCreator = Annotated[Principal, Depends(require("Observation", "c"))]

@@ -104,7 +104,7 @@ async def proposed_bands(
     return proposal
 
 
-@router.post("/status")
+@router.post("/status", responses={409: {"description": "follow-up has ended"}})
 async def change_status(
     patient_id: str, body: StatusChange, principal: CarePlanWriter, db: Db
 ) -> PatientStatusRead:

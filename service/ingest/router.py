@@ -181,6 +181,7 @@ async def search_observations(
 
 @router.put(
     "/Observation/{observation_id}",
+    responses={412: {"description": "If-Match names another version than the current"}},
     openapi_extra={
         **_FHIR_BODY,
         "parameters": [

@@ -33,6 +33,7 @@ router = APIRouter(prefix="/fhir", tags=["FHIR patients"])
             "content": {"application/fhir+json": {"schema": {"type": "object"}}},
         }
     },
+    responses={409: {"description": "this person is already enrolled"}},
 )
 async def enrol_patient(
     request: Request, principal: PatientCreator, db: Db, state: State

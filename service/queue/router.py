@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -121,6 +121,12 @@ async def item_history(item_id: str, principal: QueueReader, db: Db) -> list[Eve
     return events
 
 
+# The body of each error status is declared by service.openapi_contract.
+_NOT_NOW: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the item's state does not allow this, or another nurse has it"}
+}
+
+
 @router.post("/{item_id}/claim", responses={409: {"description": "claimed by another nurse"}})
 async def claim(item_id: str, principal: QueueWorker, db: Db, state: State) -> QueueRow:
     """Take the item. Exactly one of several nurses claiming at once wins; the others
@@ -130,14 +136,14 @@ async def claim(item_id: str, principal: QueueWorker, db: Db, state: State) -> Q
     return await _changed(db, principal, state, item_id, now, "claim")
 
 
-@router.post("/{item_id}/release")
+@router.post("/{item_id}/release", responses=_NOT_NOW)
 async def release(item_id: str, principal: QueueWorker, db: Db, state: State) -> QueueRow:
     now = utcnow()
     await queue.release(db, principal, item_id, now)
     return await _changed(db, principal, state, item_id, now, "release")
 
 
-@router.post("/{item_id}/resolve")
+@router.post("/{item_id}/resolve", responses=_NOT_NOW)
 async def resolve(
     item_id: str, body: ResolveRequest, principal: QueueWorker, db: Db, state: State
 ) -> QueueRow:
@@ -146,7 +152,7 @@ async def resolve(
     return await _changed(db, principal, state, item_id, now, "resolve")
 
 
-@router.post("/{item_id}/snooze")
+@router.post("/{item_id}/snooze", responses=_NOT_NOW)
 async def snooze(
     item_id: str, body: SnoozeRequest, principal: QueueWorker, db: Db, state: State
 ) -> QueueRow:
@@ -155,7 +161,7 @@ async def snooze(
     return await _changed(db, principal, state, item_id, now, "snooze")
 
 
-@router.post("/{item_id}/escalate")
+@router.post("/{item_id}/escalate", responses=_NOT_NOW)
 async def escalate(
     item_id: str, body: EscalateRequest, principal: QueueWorker, db: Db, state: State
 ) -> QueueRow:

@@ -36,6 +36,10 @@ from service.resource_use.figures import (
 from service.resource_use.periods import Period, local_period, status_spans
 
 MAX_PERIOD_DAYS = 3 * 366
+# Dates the period's arithmetic can hold (local midnights in UTC, the year before each
+# enrolment, a day past the end); the fuzzer's year 1 used to answer 500.
+EARLIEST = date(1900, 1, 1)
+LATEST = date(9000, 12, 31)
 NO_PROTOCOL = "none"
 
 
@@ -48,6 +52,8 @@ async def evaluate(
     zone: ZoneInfo,
     now: datetime,
 ) -> Evaluation:
+    if first < EARLIEST or last > LATEST:
+        raise ApiError(f"from and to: dates between {EARLIEST} and {LATEST}")
     if last < first:
         raise ApiError("to: before from")
     if (last - first).days >= MAX_PERIOD_DAYS:

@@ -141,7 +141,7 @@ async def correct_external(
     return row
 
 
-@router.get("/evaluation")
+@router.get("/evaluation", responses={404: {"description": "no such centre within reach"}})
 async def read_evaluation(
     request: Request,
     principal: EvaluationReader,
@@ -167,7 +167,10 @@ async def read_evaluation(
 @router.get(
     "/evaluation.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        404: {"description": "no such centre within reach"},
+    },
 )
 async def export_evaluation(
     request: Request,

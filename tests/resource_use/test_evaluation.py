@@ -222,17 +222,22 @@ async def test_only_the_centres_leaders_and_admins_read_it(
 
 @pytest.mark.parametrize(
     "period",
-    [{"from": "2026-02-01", "to": "2026-01-01"}, {"from": "2020-01-01", "to": "2026-01-01"}],
+    [
+        {"from": "2026-02-01", "to": "2026-01-01"},
+        {"from": "2020-01-01", "to": "2026-01-01"},
+        # Found by the fuzzer (tests/test_openapi_fuzz.py): these answered 500.
+        {"from": "0001-01-01", "to": "0001-01-01"},
+        {"from": "9999-12-31", "to": "9999-12-31"},
+    ],
 )
 async def test_a_bad_period_is_refused(
     client: httpx.AsyncClient, month: Month, period: dict[str, str]
 ) -> None:
-    response = await client.get(
-        "/api/evaluation",
-        params={"centre": month.a.id, **period},
-        headers=auth(month.a.leader_token),
-    )
-    assert response.status_code == 400, response.text
+    for url in ("/api/evaluation", "/api/evaluation.csv"):
+        response = await client.get(
+            url, params={"centre": month.a.id, **period}, headers=auth(month.a.leader_token)
+        )
+        assert response.status_code == 400, response.text
 
 
 async def test_csv_export_applies_the_small_number_rule(
