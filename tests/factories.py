@@ -204,7 +204,23 @@ def gateway_bundle(
     then the readings, their subject and device pointed at those entries' fullUrls."""
     patient_url = "urn:uuid:5b7842fe-978d-4182-a41f-0d07a8617bc2"
     device_url = "urn:uuid:fbb4ed64-3a2e-4c50-a9e0-bc2a9bd4ab8d"
-    entries: list[dict[str, Any]] = [
+    entries = gateway_entries(identity_number, serial, patient_url, device_url)
+    for reading in readings:
+        reading = {
+            **reading,
+            "subject": {"reference": patient_url},
+            "device": {"reference": device_url},
+        }
+        entries.append({"resource": reading, "request": {"method": "POST", "url": "Observation"}})
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
+
+
+def gateway_entries(
+    identity_number: str, serial: str, patient_url: str, device_url: str
+) -> list[dict[str, Any]]:
+    """The head of a PHD gateway's transaction: the Patient and the Device by conditional
+    create, at the fullUrls its Observations then reference."""
+    return [
         {
             "fullUrl": patient_url,
             "resource": {
@@ -230,11 +246,3 @@ def gateway_bundle(
             },
         },
     ]
-    for reading in readings:
-        reading = {
-            **reading,
-            "subject": {"reference": patient_url},
-            "device": {"reference": device_url},
-        }
-        entries.append({"resource": reading, "request": {"method": "POST", "url": "Observation"}})
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

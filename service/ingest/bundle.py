@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.devices import resources as devices_resources
 from service.fhirkit.body import count_values
@@ -446,16 +445,6 @@ async def _retract(
         now=ctx.now,
     )
     row = result.row
-    await audit.record(
-        conn,
-        principal,
-        action=audit.UPDATE,
-        subtype="update",
-        resource_type="Observation",
-        resource_id=row["id"],
-        patient_id=row["patient_id"],
-        centre_id=row["centre_id"],
-    )
     return {
         "response": {
             "status": "200 OK",

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.audit import service as audit
 from service.auth.principal import Principal
 from service.fhirkit.outcome import FhirError, not_found
 from service.ingest import retraction_repository as repository
@@ -63,6 +64,17 @@ async def retract(
     if if_match is not None:
         _check_version(if_match, row["version_id"])
     check_body(body, row)
+    # Audited as the update it is, alone or as a Bundle's entry, in the same transaction.
+    await audit.record(
+        conn,
+        principal,
+        action=audit.UPDATE,
+        subtype="update",
+        resource_type="Observation",
+        resource_id=row["id"],
+        patient_id=row["patient_id"],
+        centre_id=row["centre_id"],
+    )
     if row["status"] == ENTERED_IN_ERROR:
         return Retracted(row, changed=False)
     await repository.keep_version(

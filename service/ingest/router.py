@@ -211,16 +211,6 @@ async def update_observation(
         now=utcnow(),
     )
     row = result.row
-    await audit.record(
-        db,
-        principal,
-        action=audit.UPDATE,
-        subtype="update",
-        resource_type="Observation",
-        resource_id=row["id"],
-        patient_id=row["patient_id"],
-        centre_id=row["centre_id"],
-    )
     headers = {
         "Location": f"{request.base_url}fhir/Observation/{row['id']}/_history/{row['version_id']}",
         "ETag": etag(row),

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from service.patients.identity_number import FNR_SYSTEM
-from tests.factories import DEVICE_SYSTEM, observation
+from tests.factories import gateway_entries, observation
 
 MDC = "urn:iso:std:iso:11073:10101"
 
@@ -34,32 +33,7 @@ def kit_bundle(
     with_coincident: bool = True,
 ) -> dict[str, Any]:
     patient_url, device_url = f"urn:uuid:{uuid4()}", f"urn:uuid:{uuid4()}"
-    entries: list[dict[str, Any]] = [
-        {
-            "fullUrl": patient_url,
-            "resource": {
-                "resourceType": "Patient",
-                "identifier": [{"system": FNR_SYSTEM, "value": identity_number}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Patient",
-                "ifNoneExist": f"identifier={FNR_SYSTEM}|{identity_number}",
-            },
-        },
-        {
-            "fullUrl": device_url,
-            "resource": {
-                "resourceType": "Device",
-                "identifier": [{"system": DEVICE_SYSTEM, "value": serial}],
-            },
-            "request": {
-                "method": "POST",
-                "url": "Device",
-                "ifNoneExist": f"identifier={DEVICE_SYSTEM}|{serial}",
-            },
-        },
-    ]
+    entries = gateway_entries(identity_number, serial, patient_url, device_url)
     if with_coincident:
         entries.append(
             {
