@@ -104,11 +104,12 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         requested_patient=patient_id,
     )
     verdicts = await page.state.judge.verdicts(db, [r._mapping for r in rows])
+    severities = await queue.severity_by_measurement(db, [r.id for r in rows])
     centre_id, actions = await resource_use.actions_of(db, principal, patient_id)
     await audit.record_search(
         db, principal, "Procedure", [("patient", patient_id)], [(patient_id, centre_id)]
     )
-    readings = _readings(rows, verdicts, plan)
+    readings = _readings(rows, verdicts, severities, plan)
     flagged = {f.observation_id for f in item.findings} if item else set()
     return {
         "patient": _patient(resource, page, now),
@@ -140,7 +141,15 @@ def _patient(resource: dict[str, Any], page: Page, now: datetime) -> dict[str, A
     }
 
 
-def _readings(rows: Any, verdicts: Any, plan: CarePlanRead | None) -> list[ReadingView]:
+def _readings(
+    rows: Any,
+    verdicts: Any,
+    severities: dict[tuple[str, str], str],
+    plan: CarePlanRead | None,
+) -> list[ReadingView]:
+    """One row per measured value. Its colour is that of the findings about that very
+    value (a panel red for its systolic is not red for its diastolic); a judged value
+    without one is green, an unjudged one has none."""
     protocol = alerts.load_protocol(plan.protocol) if plan else None
     shown = []
     for row in rows:
@@ -159,7 +168,7 @@ def _readings(rows: Any, verdicts: Any, plan: CarePlanRead | None) -> list[Readi
                     value=float(part["value"]),
                     unit=str(part.get("unit") or ""),
                     original=original,
-                    severity=verdict.severity if verdict and verdict.severity else "none",
+                    severity=_severity(row.id, part["measurement"], verdict, severities),
                     late=late,
                     doubtful=bool(row.time_doubtful),
                     time_note=row.time_note,
@@ -175,6 +184,17 @@ def _bands(plan: CarePlanRead | None, measurement: str) -> svg.Bands:
     if band is None:
         return svg.Bands()
     return svg.Bands(band.red_low, band.yellow_low, band.yellow_high, band.red_high)
+
+
+def _severity(
+    observation_id: str,
+    measurement: str,
+    verdict: Any,
+    severities: dict[tuple[str, str], str],
+) -> str:
+    if verdict is None or verdict.severity is None:
+        return "none"
+    return severities.get((observation_id, measurement), "green")
 
 
 def _charts(

@@ -95,8 +95,12 @@ async def findings_of_observations(
 ) -> Sequence[Row[Any]]:
     if not observation_ids:
         return []
-    query = sa.select(
-        finding.c.observation_id, finding.c.severity, finding.c.critical, finding.c.technical
+    query: Any = sa.select(
+        finding.c.observation_id,
+        finding.c.measurement,
+        finding.c.severity,
+        finding.c.critical,
+        finding.c.technical,
     ).where(finding.c.observation_id.in_(list(observation_ids)), finding.c.withdrawn_at.is_(None))
     return (await conn.execute(query)).all()
 

@@ -97,6 +97,23 @@ async def latest_item(
     return None if row is None else (await _rows(conn, [row], now, zone))[0]
 
 
+async def severity_by_measurement(
+    conn: AsyncConnection, observation_ids: Sequence[str]
+) -> dict[tuple[str, str], str]:
+    """The worst standing clinical finding per (reading, measurement): a blood-pressure
+    panel red for its systolic is not red for its diastolic. Ids come from a query that
+    already held the caller's reach."""
+    rank = {"yellow": 1, "red": 2}
+    worst: dict[tuple[str, str], str] = {}
+    for f in await repository.findings_of_observations(conn, observation_ids):
+        if f.technical or f.measurement is None or f.severity not in rank:
+            continue
+        key = (f.observation_id, f.measurement)
+        if rank[f.severity] > rank.get(worst.get(key, ""), 0):
+            worst[key] = f.severity
+    return worst
+
+
 async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[EventRead]:
     if await repository.get_visible(conn, principal, item_id) is None:
         raise NotFound("no such queue item")

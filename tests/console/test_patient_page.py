@@ -62,6 +62,11 @@ async def test_the_chart_draws_the_bands_and_marks_the_deviating_reading(
     assert 'class="band band-yellow"' in chart
     assert "rød 180" in chart  # the red limit, in words beside its line
     assert re.search(r'<g class="reading reading-red finding"><title>[^<]*196 mmHg', chart)
+    # The same panel's diastolic 101 has no finding of its own: not drawn red.
+    diastolic = html[html.index('id="chart-diastolic"') :]
+    diastolic = diastolic[: diastolic.index("</svg>")]
+    assert not re.search(r'class="reading reading-red[^"]*"><title>[^<]*101 mmHg', diastolic)
+    assert re.search(r'class="reading reading-green[^"]*"><title>[^<]*101 mmHg', diastolic)
     assert '<a href="/console/patients/' not in chart
     readings = html[html.index('id="h-readings"') :]
     assert "196 mmHg" in readings
