@@ -19,6 +19,7 @@ from service.careplans import service as careplans
 from service.careplans.schemas import BandSchema, CarePlanRead
 from service.console import svg, views
 from service.console.deps import Page
+from service.devices import service as devices
 from service.errors import NotFound
 from service.ingest import repository as observations
 from service.models_base import utcnow
@@ -109,6 +110,17 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
     await audit.record_search(
         db, principal, "Procedure", [("patient", patient_id)], [(patient_id, centre_id)]
     )
+    loans = await devices.search(
+        db, principal, device_id=None, patient_id=patient_id, open_only=False, limit=50
+    )
+    await audit.record_search(
+        db,
+        principal,
+        "Device",
+        [("patient_id", patient_id)],
+        [(loan.patient_id, loan.centre_id) for loan in loans],
+        requested_patient=patient_id,
+    )
     readings = _readings(rows, verdicts, severities, plan)
     flagged = {f.observation_id for f in item.findings} if item else set()
     return {
@@ -121,6 +133,7 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         "readings": readings,
         "charts": _charts(page, rows, readings, verdicts, flagged, plan, since, now),
         "actions": [a for a in actions if a.corrected_by is None and not a.retracted],
+        "loans": loans,
         "days": days,
         "periods": PERIODS,
         "now": now,

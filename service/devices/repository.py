@@ -147,10 +147,19 @@ async def move_loan_start(conn: AsyncConnection, loan_id: str, lent_at: datetime
     )
 
 
+def _loans_with_devices() -> Any:
+    """A loan with what a nurse reads on the device's label: its kind and identifier."""
+    return sa.select(
+        loan, device.c.kind.label("device_kind"), device.c.identifier_value.label("device_label")
+    ).join(device, device.c.id == loan.c.device_id)
+
+
 async def get_loan_visible(
     conn: AsyncConnection, principal: Principal, loan_id: str
 ) -> Row[Any] | None:
-    query = sa.select(loan).where(loan.c.id == loan_id, device_loans_visible_to(principal, loan))
+    query = _loans_with_devices().where(
+        loan.c.id == loan_id, device_loans_visible_to(principal, loan)
+    )
     return (await conn.execute(query)).first()
 
 
@@ -175,7 +184,7 @@ async def search_loans_visible(
     open_only: bool,
     limit: int,
 ) -> Sequence[Row[Any]]:
-    query = sa.select(loan).where(device_loans_visible_to(principal, loan))
+    query = _loans_with_devices().where(device_loans_visible_to(principal, loan))
     if device_id is not None:
         query = query.where(loan.c.device_id == device_id)
     if patient_id is not None:

@@ -56,3 +56,7 @@ class LoanRead(BaseModel):
     returned_at: datetime | None
     lent_by: str
     returned_by: str | None
+    # What is on the device's label: its kind (as the device described itself) and the
+    # identifier it is registered by.
+    device_kind: str | None = None
+    device_label: str | None = None

@@ -103,6 +103,11 @@ async def test_the_devices_handed_over_are_lent_and_one_lent_elsewhere_refuses_i
             "/console/enrol", data={**form, "identity": new_identity_number()}
         )
         assert first.status_code == 303
+        page = (await page_client.get(first.headers["location"])).text
+        kit = page[page.index('id="h-kit"') :]
+        kit = kit[: kit.index("</table>")]
+        assert "00-1C-05-FF-FE-74-E8-00" in kit
+        assert "Hos pasienten" in kit
         refused = await page_client.post(
             "/console/enrol", data={**form, "identity": new_identity_number(), "given": "Per"}
         )
