@@ -45,6 +45,11 @@ class Finding(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("patient_id", "rule", "anchor"),
         sa.Index(None, "patient_id", "effective_at"),
+        # The item's findings (the queue page, the back-in-range check on every in-band
+        # reading) and a reading's findings (its verdict on a read): without these each
+        # was a sequential scan of every finding (42 ms at 86,000 findings, issue 18).
+        sa.Index(None, "item_id"),
+        sa.Index(None, "observation_id"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
