@@ -18,7 +18,7 @@ from service.queue import events
 from service.queue import service as queue
 from service.queue.schemas import (
     EscalateRequest,
-    EventRead,
+    ItemEventRead,
     QueuePage,
     QueuePolicyRead,
     QueuePolicyWrite,
@@ -105,7 +105,7 @@ async def get_item(item_id: str, principal: QueueReader, db: Db, state: State) -
 
 
 @router.get("/{item_id}/history")
-async def item_history(item_id: str, principal: QueueReader, db: Db) -> list[EventRead]:
+async def item_history(item_id: str, principal: QueueReader, db: Db) -> list[ItemEventRead]:
     events = await queue.history(db, principal, item_id)
     if events:
         await audit.record(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -148,6 +148,13 @@ class EscalateRequest(BaseModel):
 
     to: EscalationTarget
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ItemEventRead(EventRead):
+    """An event of the item's history with what the nurse gave with it (an escalation's
+    target and reason). The live stream sends ``EventRead``: no words of the nurse's there."""
+
+    detail: dict[str, Any] | None = None
 
 
 class QueuePolicyRead(BaseModel):

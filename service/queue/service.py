@@ -29,8 +29,8 @@ from service.queue.models import (
 )
 from service.queue.schemas import (
     EscalateRequest,
-    EventRead,
     FindingRead,
+    ItemEventRead,
     QueuePage,
     QueuePolicyRead,
     QueuePolicyWrite,
@@ -114,10 +114,11 @@ async def severity_by_measurement(
     return worst
 
 
-async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[EventRead]:
+async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[ItemEventRead]:
     if await repository.get_visible(conn, principal, item_id) is None:
         raise NotFound("no such queue item")
-    return [EventRead.model_validate(e) for e in await repository.events_of_item(conn, item_id)]
+    events = await repository.events_of_item(conn, item_id)
+    return [ItemEventRead.model_validate(e) for e in events]
 
 
 async def claim(
@@ -260,7 +261,7 @@ async def escalate(
         kind="escalated",
         values={"escalated_at": now, "escalation": f"nurse:{request.to.value}"},
         states=UNRESOLVED_STATES,
-        detail={"to": request.to.value},
+        detail={"to": request.to.value, "reason": request.reason},
     )
 
 

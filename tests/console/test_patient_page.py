@@ -235,3 +235,22 @@ async def test_a_resolve_that_lost_the_race_keeps_what_she_wrote(
     assert "Ringte kl 08, pasienten har tatt medisinen" in answer.text
     [item] = await queue_of(client, centre)
     assert item["state"] == "claimed"
+
+
+async def test_an_escalation_shows_to_whom_and_why_in_the_items_history(
+    app: Any, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    centre = await create_centre(app, settings)
+    patient, item_id = await _red_patient(client, settings, centre)
+    nurse = nurse_session(settings, [centre.id])
+    async with browser(app, nurse) as page_client:
+        answer = await page_client.post(
+            f"/console/items/{item_id}/escalate",
+            data={"csrf": nurse.csrf, "to": "gp", "reason": "Svarer ikke <på> telefon"},
+        )
+        assert answer.status_code == 303, answer.text
+        page = (await page_client.get(f"/console/patients/{patient.id}")).text
+    history = page[page.index('class="history"') :]
+    history = history[: history.index("</ol>")]
+    assert "eskalert til fastlege" in history
+    assert "«Svarer ikke &lt;på&gt; telefon»" in history  # escaped, as she wrote it

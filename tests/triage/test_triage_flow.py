@@ -257,3 +257,25 @@ async def test_working_the_queue_leaves_an_audit_trail_naming_the_patient(
         (nurse, "Task", "search-type"),
         (nurse, "Task", "claim"),
     } <= seen
+
+
+async def test_an_escalation_keeps_to_whom_and_why_in_the_items_history(
+    client: httpx.AsyncClient, app: Any, settings: Any
+) -> None:
+    """The API asks why an item is escalated; the answer is part of the record and must
+    not be dropped."""
+    centre, patient = await _patient_with_plan(client, app, settings)
+    await client.post(
+        "/fhir/Observation", json=blood_pressure(patient.id, 185, 95), headers=patient.headers
+    )
+    item = (await queue_of(client, centre))[0]
+    why = "Ingen svar på telefon to ganger, fastlegen må vurdere"
+    answer = await client.post(
+        f"/api/queue/{item['id']}/escalate",
+        json={"to": "gp", "reason": why},
+        headers=_h(centre.nurse_token),
+    )
+    assert answer.status_code == 200, answer.text
+    history = await client.get(f"/api/queue/{item['id']}/history", headers=_h(centre.nurse_token))
+    [escalated] = [e for e in history.json() if e["kind"] == "escalated"]
+    assert escalated["detail"] == {"to": "gp", "reason": why}
