@@ -20,6 +20,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
         centre_routes,
         enrol_routes,
         errors,
+        kit_routes,
         patient_routes,
         queue_routes,
     )
@@ -30,6 +31,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
     app.include_router(careplan_routes.router)
     app.include_router(centre_routes.router)
     app.include_router(enrol_routes.router)
+    app.include_router(kit_routes.router)
     if dev_issuer:
         from service.auth import dev_login
 

@@ -27,7 +27,17 @@ from service.queue.schemas import Action, EscalationTarget, Outcome
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
-DONE = ("claim", "release", "snooze", "escalate", "resolve", "status", "plan", "enrolled")
+DONE = (
+    "claim",
+    "release",
+    "snooze",
+    "escalate",
+    "resolve",
+    "status",
+    "plan",
+    "enrolled",
+    "kit_returned",
+)
 
 
 async def render_patient(

@@ -119,3 +119,45 @@ async def test_the_devices_handed_over_are_lent_and_one_lent_elsewhere_refuses_i
         "/api/device-loans", params={"open": "true"}, headers=auth(centre.nurse_token)
     )
     assert [loan["patient_id"] for loan in loans.json()] == [patient["id"]]
+
+
+async def test_a_device_returned_from_the_patient_page_can_be_lent_to_the_next_patient(
+    app: Any, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    centre = await create_centre(app, settings)
+    nurse = nurse_session(settings, [centre.id])
+    form = {
+        "csrf": nurse.csrf,
+        "given": "Ola",
+        "family": "Nordmann",
+        "municipality": "1804",
+        "centre": centre.id,
+        "protocol": "hypertension",
+        "devices": "00-1C-05-FF-FE-74-E8-01",
+    }
+    async with browser(app, nurse) as page_client:
+        first = await page_client.post(
+            "/console/enrol", data={**form, "identity": new_identity_number()}
+        )
+        patient_page = first.headers["location"].split("?")[0]
+        [loan] = (await client.get("/api/device-loans", headers=auth(centre.nurse_token))).json()
+        returned = await page_client.post(
+            f"{patient_page}/loans/{loan['id']}/return", data={"csrf": nurse.csrf}
+        )
+        assert returned.status_code == 303, returned.text
+        page = (await page_client.get(returned.headers["location"])).text
+        assert "registrert som levert tilbake" in page
+        assert "Hos pasienten" not in page
+        again = await page_client.post(
+            f"{patient_page}/loans/{loan['id']}/return", data={"csrf": nurse.csrf}
+        )
+        assert again.status_code == 404  # no open loan of this patient any more
+        second = await page_client.post(
+            "/console/enrol", data={**form, "identity": new_identity_number(), "given": "Per"}
+        )
+        assert second.status_code == 303, second.text
+    loans = await client.get(
+        "/api/device-loans", params={"open": "true"}, headers=auth(centre.nurse_token)
+    )
+    [open_loan] = loans.json()
+    assert open_loan["patient_id"] != loan["patient_id"]
