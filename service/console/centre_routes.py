@@ -173,13 +173,7 @@ async def evaluation_csv(
         raise NotFound("no such centre")
     result = await _evaluate(request, page, db, centre, first, last, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"
-    response = Response(
-        export.csv_text(result),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-    page.finish(response)
-    return response
+    return _download(page, export.csv_text(result), "text/csv", name)
 
 
 @router.get("/report.html")
@@ -196,9 +190,14 @@ async def evaluation_report(
         raise NotFound("no such centre")
     result = await _evaluate(request, page, db, centre, first, last, "export")
     name = f"report-{centre}-{first.isoformat()}-{last.isoformat()}.html"
+    body = report.render(result, page.texts.lang)  # type: ignore[arg-type]
+    return _download(page, body, "text/html", name)
+
+
+def _download(page: Page, body: str, media_type: str, name: str) -> Response:
     response = Response(
-        report.render(result, page.texts.lang),  # type: ignore[arg-type]
-        media_type="text/html; charset=utf-8",
+        body,
+        media_type=f"{media_type}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
     page.finish(response)
