@@ -63,7 +63,8 @@ async def test_the_four_forms_are_served_in_bokmal_with_english(
     ids = {e["resource"]["id"] for e in listed.json()["entry"]}
     assert ids == {"copd-daily", "copd-impact-weekly", "diabetes-hypo", "heart-failure-daily"}
     form = (await client.get("/fhir/Questionnaire/copd-daily", headers=patient.headers)).json()
-    assert form["url"] == f"{BASE}copd-daily" and form["version"] == "1.0.0"
+    assert form["url"] == f"{BASE}copd-daily"
+    assert form["version"] == "1.0.0"
     assert form["language"] == "nb"
     first = form["item"][0]
     assert first["text"] == "Er du mer tungpusten enn vanlig i dag?"
@@ -81,7 +82,8 @@ async def test_an_answer_is_stored_verbatim_once_and_searchable(
     first = await _post(client, patient.token, body)
     assert first.status_code == 201, first.text
     again = await _post(client, patient.token, body)
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
     # Without an identifier, the content decides: a resend is still stored once.
     plain = daily_copd(patient.id, breathless=True)
     one = await _post(client, patient.token, plain)
@@ -180,7 +182,8 @@ async def test_a_weekly_score_is_a_survey_observation_triage_judges(
     assert newest["derivedFrom"] == [{"reference": f"QuestionnaireResponse/{high.json()['id']}"}]
     items = await queue_of(client, patient.centre)
     mine = [i for i in items if i["patient_id"] == patient.id]
-    assert len(mine) == 1 and mine[0]["severity"] == "yellow"
+    assert len(mine) == 1
+    assert mine[0]["severity"] == "yellow"
     # A resend gives the same verdict and stores neither the answer nor the score again.
     again = await _post(
         client,
