@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 SCORE_EXTENSION = "https://fhir.dho.example/StructureDefinition/score-measurement"
+# On a yes/no item: the catalogue measurement its answer is stored as (1 yes, 0 no), so the
+# threshold rules, the rule of three and the advice apply to it as to any reading.
+ANSWER_EXTENSION = "https://fhir.dho.example/StructureDefinition/answer-measurement"
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class Form:
     resource: dict[str, Any]
     # The catalogue measurement a scored form's total is stored as (``cat_score``), or None.
     score_measurement: str | None
+    # linkId -> the measurement a yes/no answer is stored as.
+    answer_measurements: dict[str, str]
 
     @property
     def canonical(self) -> str:
@@ -51,7 +56,13 @@ def load_forms(fhir_dir: Path) -> Forms:
             (e["valueCode"] for e in resource.get("extension", []) if e["url"] == SCORE_EXTENSION),
             None,
         )
+        answers = {
+            item["linkId"]: extension["valueCode"]
+            for item in resource["item"]
+            for extension in item.get("extension", [])
+            if extension["url"] == ANSWER_EXTENSION
+        }
         forms[resource["id"]] = Form(
-            resource["id"], resource["url"], resource["version"], resource, score
+            resource["id"], resource["url"], resource["version"], resource, score, answers
         )
     return Forms(forms)

@@ -73,15 +73,34 @@ async def create_response(
         if created
         else (await repository.find_by_dedup(conn, patient.id, row["dedup_key"]))._mapping
     )
-    verdict = None
+    verdicts: list[Verdict | None] = []
     if checked.score is not None and checked.form.score_measurement is not None:
-        observation = _score_observation(stored, checked, ctx)
+        observation = _reading(stored, checked.form.score_measurement, checked.score, "score", ctx)
         result = await ingest.create_observation(conn, principal, observation, ctx)
-        verdict = result.verdict
+        verdicts.append(result.verdict)
         if created:
             await repository.set_score_observation(conn, stored["id"], result.row["id"])
             stored = {**stored, "score_observation_id": result.row["id"]}
-    return StoredResponse(stored, created, verdict)
+    for link, measurement in sorted(checked.form.answer_measurements.items()):
+        answer = checked.answers.get(link)
+        if isinstance(answer, bool):
+            observation = _reading(stored, measurement, int(answer), f"answer#{link}", ctx)
+            verdicts.append(
+                (await ingest.create_observation(conn, principal, observation, ctx)).verdict
+            )
+    return StoredResponse(stored, created, worst(verdicts))
+
+
+_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
+def worst(verdicts: list[Verdict | None]) -> Verdict | None:
+    """The response's verdict: its most worrying reading's. When nobody judges the
+    patient (paused, no care plan), every reading says so alike."""
+    given = [v for v in verdicts if v is not None]
+    if not given:
+        return None
+    return max(given, key=lambda v: (v.critical, _RANK.get(v.severity or "", -1)))
 
 
 def _row(
@@ -107,23 +126,23 @@ def _row(
     }
 
 
-def _score_observation(
-    stored: Mapping[Any, Any], checked: CheckedResponse, ctx: IngestContext
+def _reading(
+    stored: Mapping[Any, Any], key: str, value: int, what: str, ctx: IngestContext
 ) -> dict[str, Any]:
-    """The score as a reading; its identifier is the response's id, so a resent form
-    finds the Observation it made the first time."""
-    measurement = ctx.catalogue.by_key[str(checked.form.score_measurement)]
+    """A score or an answer as a reading; its identifier is the response's id and what it
+    is, so a resent form finds the Observations it made the first time."""
+    measurement = ctx.catalogue.by_key[key]
     system, code = measurement.codings[0]
     unit = measurement.unit or "1"
     return {
         "resourceType": "Observation",
         "status": "final",
-        "identifier": [{"system": SCORE_IDENTIFIER_SYSTEM, "value": stored["id"]}],
+        "identifier": [{"system": SCORE_IDENTIFIER_SYSTEM, "value": f"{stored['id']}#{what}"}],
         "category": [SURVEY],
         "code": {"coding": [{"system": system, "code": code, "display": measurement.display_en}]},
         "subject": {"reference": f"Patient/{stored['patient_id']}"},
         "effectiveDateTime": stored["authored_at"].isoformat(),
-        "valueQuantity": {"value": checked.score, "unit": unit, "system": UCUM, "code": unit},
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
         "derivedFrom": [{"reference": f"QuestionnaireResponse/{stored['id']}"}],
     }
 

@@ -205,3 +205,36 @@ async def test_a_paused_patient_gets_not_triaged_on_a_score(
     assert response.status_code == 201, response.text
     verdict = next(e for e in response.json()["extension"] if e["url"] == TRIAGE)
     assert verdict["valueCodeableConcept"]["coding"][0]["code"] == "not-triaged"
+
+
+async def test_more_breathless_two_days_running_raises_the_item_with_the_answer_in_words(
+    client: httpx.AsyncClient, app: Any, settings: Any
+) -> None:
+    patient = await _patient(client, app, settings)
+    await set_care_plan(client, patient, "copd")
+    now = datetime.now(UTC)
+
+    async def answer(breathless: bool, days_ago: float) -> str:
+        body = daily_copd(patient.id, breathless=breathless)
+        body["authored"] = (now - timedelta(days=days_ago)).isoformat()
+        response = await _post(client, patient.token, body)
+        assert response.status_code == 201, response.text
+        verdict = next(e for e in response.json()["extension"] if e["url"] == TRIAGE)
+        code: str = verdict["valueCodeableConcept"]["coding"][0]["code"]
+        return code
+
+    # A yes, then a no: no run. A yes alone waits for the second day.
+    assert await answer(True, 3) == "green"
+    assert await answer(False, 2) == "green"
+    assert await answer(True, 1) == "green"
+    assert [
+        i for i in await queue_of(client, patient.centre) if i["patient_id"] == patient.id
+    ] == []
+    assert await answer(True, 0.01) == "yellow"
+    [item] = [i for i in await queue_of(client, patient.centre) if i["patient_id"] == patient.id]
+    assert item["severity"] == "yellow"
+    detail = await client.get(f"/api/queue/{item['id']}", headers=auth(patient.centre.nurse_token))
+    [finding] = detail.json()["findings"]
+    assert finding["reason_nb"] == (
+        "Pasienten svarte ja på «Er du mer tungpusten enn vanlig i dag?» (2 dager på rad)"
+    )
