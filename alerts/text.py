@@ -47,6 +47,16 @@ _YES_TO: dict[str, tuple[str, str]] = {
 }
 
 
+# Measurements a form delivers (its score or an answer): missing one is a missing form,
+# and the nurse is told so, with the form's name, rather than "no reading".
+FORMS: dict[str, tuple[str, str]] = {
+    "cat_score": ("ukeskjemaet om KOLS i hverdagen", "the weekly COPD impact form"),
+    "copd_more_breathless": ("det daglige KOLS-skjemaet", "the daily COPD form"),
+    "hf_orthopnoea": ("det daglige hjertesviktskjemaet", "the daily heart-failure form"),
+    "severe_hypo": ("følingsskjemaet", "the hypo check form"),
+}
+
+
 def answered_yes(measurement: str, run: int, lang: Lang) -> str | None:
     """The reason for a yes that raised a finding, or None for a measured value."""
     question = _YES_TO.get(measurement)
