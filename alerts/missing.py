@@ -121,14 +121,11 @@ def _reason(measurement: str, schedule: Schedule, gap: float, never: bool, lang:
 
 def _form_reason(form: str, every: str, limit: str, gap: float, never: bool, lang: Lang) -> str:
     """A missing form, said as one: the patient did not answer, no device failed."""
+    span = hours(gap, lang)
     if lang == "nb":
-        since = "siden oppfølgingen startet" if never else "på"
+        when = f"siden oppfølgingen startet for {span} siden" if never else f"på {span}"
         return (
-            f"Pasienten har ikke fylt ut {form} {since} {hours(gap, lang)}"
-            f" (forventet ett per {every}, grense {limit})"
+            f"Pasienten har ikke fylt ut {form} {when} (forventet ett per {every}, grense {limit})"
         )
-    since = "since follow-up started" if never else "for"
-    return (
-        f"The patient has not answered {form} {since} {hours(gap, lang)}"
-        f" (expected one every {every}, limit {limit})"
-    )
+    when = f"since follow-up started {span} ago" if never else f"for {span}"
+    return f"The patient has not answered {form} {when} (expected one every {every}, limit {limit})"
