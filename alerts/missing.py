@@ -14,7 +14,7 @@ from alerts import device
 from alerts.careplan import CarePlan, Schedule
 from alerts.model import Finding, Rule, Severity, require_aware
 from alerts.protocols import Protocol, load_protocol
-from alerts.text import Lang, both, hours, name
+from alerts.text import FORMS, Lang, both, hours, name
 
 
 def expected_schedules(plan: CarePlan, protocol: Protocol) -> dict[str, Schedule]:
@@ -101,6 +101,9 @@ def _reason(measurement: str, schedule: Schedule, gap: float, never: bool, lang:
     what = name(measurement, lang)
     every = hours(schedule.every_hours, lang)
     limit = hours(schedule.missing_after.total_seconds() / 3600, lang)
+    form = FORMS.get(measurement)
+    if form is not None:
+        return _form_reason(form[0] if lang == "nb" else form[1], every, limit, gap, never, lang)
     if lang == "nb":
         head = (
             f"Ingen måling av {what} siden oppfølgingen startet for {hours(gap, lang)} siden"
@@ -114,3 +117,15 @@ def _reason(measurement: str, schedule: Schedule, gap: float, never: bool, lang:
         else f"No {what} reading for {hours(gap, lang)}"
     )
     return f"{head} (expected one every {every}, limit {limit})"
+
+
+def _form_reason(form: str, every: str, limit: str, gap: float, never: bool, lang: Lang) -> str:
+    """A missing form, said as one: the patient did not answer, no device failed."""
+    span = hours(gap, lang)
+    if lang == "nb":
+        when = f"siden oppfølgingen startet for {span} siden" if never else f"på {span}"
+        return (
+            f"Pasienten har ikke fylt ut {form} {when} (forventet ett per {every}, grense {limit})"
+        )
+    when = f"since follow-up started {span} ago" if never else f"for {span}"
+    return f"The patient has not answered {form} {when} (expected one every {every}, limit {limit})"

@@ -24,7 +24,49 @@ _MEASUREMENTS: dict[str, tuple[str, str, str, str]] = {
     "glucose": ("blodsukker", "blood glucose", " mmol/L", " mmol/L"),
     "glucose_capillary": ("blodsukker (kapillært)", "capillary glucose", " mmol/L", " mmol/L"),
     "cat_score": ("CAT-skår", "CAT score", " poeng", " points"),
+    "copd_more_breathless": ("svar om tungpust", "answer about breathlessness", "", ""),
+    "hf_orthopnoea": ("svar om tungpust liggende", "answer about breathlessness lying", "", ""),
+    "severe_hypo": ("svar om føling med hjelp", "answer about a hypo that needed help", "", ""),
 }
+
+# Answers of a form, stored as readings of 1 (yes) or 0 (no): the nurse reads the
+# question and the answer in words, not "1 over the yellow limit 0".
+_YES_TO: dict[str, tuple[str, str]] = {
+    "copd_more_breathless": (
+        "Er du mer tungpusten enn vanlig i dag?",
+        "Are you more breathless than usual today?",
+    ),
+    "hf_orthopnoea": (
+        "Blir du tungpusten når du ligger flatt, eller trenger du flere puter for å sove?",
+        "Do you get breathless lying flat, or need more pillows to sleep?",
+    ),
+    "severe_hypo": (
+        "Trengte du hjelp fra andre for å komme deg ut av det (føling)?",
+        "Did you need help from someone else to recover (hypo)?",
+    ),
+}
+
+
+# Measurements a form delivers (its score or an answer): missing one is a missing form,
+# and the nurse is told so, with the form's name, rather than "no reading".
+FORMS: dict[str, tuple[str, str]] = {
+    "cat_score": ("ukeskjemaet om KOLS i hverdagen", "the weekly COPD impact form"),
+    "copd_more_breathless": ("det daglige KOLS-skjemaet", "the daily COPD form"),
+    "hf_orthopnoea": ("det daglige hjertesviktskjemaet", "the daily heart-failure form"),
+    "severe_hypo": ("følingsskjemaet", "the hypo check form"),
+}
+
+
+def answered_yes(measurement: str, run: int, lang: Lang) -> str | None:
+    """The reason for a yes that raised a finding, or None for a measured value."""
+    question = _YES_TO.get(measurement)
+    if question is None:
+        return None
+    if lang == "nb":
+        times = f" ({run} dager på rad)" if run > 1 else ""
+        return f"Pasienten svarte ja på «{question[0]}»{times}"
+    times = f" ({run} days running)" if run > 1 else ""
+    return f'The patient answered yes to "{question[1]}"{times}'
 
 
 def name(measurement: str, lang: Lang) -> str:

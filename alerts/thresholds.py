@@ -15,7 +15,7 @@ from alerts.careplan import CarePlan
 from alerts.model import Band, Direction, Finding, Judgement, Reading, Rule, Severity
 from alerts.protocols import Protocol
 from alerts.series import run_around, series
-from alerts.text import Lang, colour, in_a_row, name, quantity, relation
+from alerts.text import Lang, answered_yes, colour, in_a_row, name, quantity, relation
 
 # Used when neither the plan nor the protocol says: yellow waits for three, the rest for one.
 DEFAULT_CONSECUTIVE = {Rule.THRESHOLD_HIGH: 3, Rule.THRESHOLD_LOW: 3}
@@ -100,6 +100,9 @@ def _direction(plan: CarePlan, protocol: Protocol, reading: Reading) -> Directio
 def _reason(anchor: Reading, judgement: Judgement, run: int, lang: Lang) -> str:
     assert judgement.limit is not None
     m = anchor.measurement
+    words = answered_yes(m, run, lang)
+    if words is not None:
+        return words
     beyond = anchor.value != judgement.limit
     high = judgement.direction is Direction.HIGH
     verb = "er" if lang == "nb" else "is"

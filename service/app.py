@@ -30,6 +30,7 @@ from service.ingest.triage_seam import ReadingJudge
 from service.middleware import RequestMiddleware
 from service.patients.identity_vault import vault_from_settings
 from service.patients.router import router as patients_router
+from service.questionnaires.router import router as questionnaires_router
 from service.queue.events import QueueNotifier
 from service.queue.router import policy_router as queue_policy_router
 from service.queue.router import router as queue_router
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(resource_use_router)
     app.include_router(devices_fhir_router)
     app.include_router(device_loans_router)
+    app.include_router(questionnaires_router)
     # The nurse console's pages (and the development login), after the API's handlers.
     console.install(app, dev_issuer=settings.dev_issuer_enabled)
     openapi_contract.install(app)

@@ -7,6 +7,7 @@ from service.devices.models import Device
 from service.ingest.models import Observation, ObservationVersion
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
+from service.questionnaires.models import QuestionnaireResponseRow
 from service.queue.models import Finding, QueuePolicy, Snooze, TriageEvent, TriageItem
 from service.research.models import (
     ExportJob,
@@ -33,6 +34,7 @@ __all__ = [
     "PatientIdentifier",
     "PatientStatus",
     "PatientStatusChange",
+    "QuestionnaireResponseRow",
     "QueuePolicy",
     "ResourceUseEvent",
     "Snooze",

@@ -55,6 +55,7 @@ class Target:
     centre: str
     device: str = ""  # B's patient's kit, lent to them
     loan: str = ""
+    response: str = ""  # B's patient's answer to a form
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class World:
     other_device: str = ""  # the kit B's patient holds, its loan and its serial
     other_loan: str = ""
     other_serial: str = ""
+    other_response: str = ""
 
     @property
     def target(self) -> Target:
@@ -82,12 +84,13 @@ class World:
             self.b.id,
             self.other_device,
             self.other_loan,
+            self.other_response,
         )
 
     def secrets(self) -> list[str]:
         """What no hostile answer may contain (outside a searchset's echo of its URL)."""
         t = self.target
-        kit = [s for s in (t.device, t.loan, self.other_serial) if s]
+        kit = [s for s in (t.device, t.loan, self.other_serial, t.response) if s]
         return [t.patient, t.identity_number, t.observation, t.item, t.centre, *kit]
 
     def token(
@@ -1386,6 +1389,93 @@ DEVICES = [
 ]
 
 
+def form_answer(patient: str) -> dict[str, Any]:
+    """A valid answer to the daily COPD form, about ``patient``."""
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "https://fhir.dho.example/Questionnaire/copd-daily|1.0.0",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient}"},
+        "authored": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "item": [
+            {"linkId": link, "answer": [{"valueBoolean": True}]}
+            for link in ("breathless-more", "sputum-more", "reliever-more")
+        ]
+        + [{"linkId": "wellbeing", "answer": [{"valueInteger": 2}]}],
+    }
+
+
+QUESTIONNAIRES = [
+    Case(
+        "patient reads another patient's QuestionnaireResponse by id",
+        lambda w, t: get(f"/fhir/QuestionnaireResponse/{t.response}", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient searches QuestionnaireResponse?patient= another patient",
+        lambda w, t: get("/fhir/QuestionnaireResponse", w.me.token, {"patient": t.patient}),
+        200,
+        like_missing=True,
+        check=empty_searchset,
+    ),
+    Case(
+        "patient answers a form as another patient",
+        lambda w, t: post("/fhir/QuestionnaireResponse", w.me.token, form_answer(t.patient)),
+        422,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A reads B's QuestionnaireResponse",
+        lambda w, t: get(f"/fhir/QuestionnaireResponse/{t.response}", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A searches B's patient's QuestionnaireResponses",
+        lambda w, t: get("/fhir/QuestionnaireResponse", w.nurse_a, {"patient": t.patient}),
+        200,
+        like_missing=True,
+        check=empty_searchset,
+    ),
+    Case(
+        "gateway of A answers a form for B's patient",
+        lambda w, t: post("/fhir/QuestionnaireResponse", w.system_a, form_answer(t.patient)),
+        422,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A answers a form for B's patient (nurses do not answer forms)",
+        lambda w, t: post("/fhir/QuestionnaireResponse", w.nurse_a, form_answer(t.patient)),
+        403,
+    ),
+    Case(
+        "researcher reads B's QuestionnaireResponse",
+        lambda w, t: get(
+            f"/fhir/QuestionnaireResponse/{t.response}",
+            w.token(Role.researcher, centres=[t.centre]),
+        ),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "admin of B searches B's patient's QuestionnaireResponses",
+        lambda w, t: get("/fhir/QuestionnaireResponse", w.b.admin_token, {"patient": t.patient}),
+        403,
+    ),
+    Case(
+        "patient reaches a file beside the forms through a Questionnaire id",
+        lambda w, t: get("/fhir/Questionnaire/..%2FCapabilityStatement", w.me.token),
+        404,
+    ),
+    Case(
+        "anonymous caller lists the forms",
+        lambda w, t: get("/fhir/Questionnaire", None),
+        401,
+    ),
+]
+
+
 def pytest_fail(response: httpx.Response) -> None:
     raise AssertionError(f"expected no loans: {response.text[:200]}")
 
@@ -1401,4 +1491,5 @@ CASES: list[Case] = [
     *ONBOARDING,
     *RETRACTIONS,
     *DEVICES,
+    *QUESTIONNAIRES,
 ]

@@ -29,7 +29,14 @@ def _routes() -> set[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for path, operations in paths.items():
         generic = path
-        for name in ("{observation_id}", "{patient_id}", "{study_id}", "{device_id}"):
+        for name in (
+            "{observation_id}",
+            "{patient_id}",
+            "{study_id}",
+            "{device_id}",
+            "{questionnaire_id}",
+            "{response_id}",
+        ):
             generic = generic.replace(name, "{id}")
         generic = generic.replace("{version_id}", "{vid}")
         routes.update((method.upper(), generic) for method in operations)

@@ -45,7 +45,15 @@ from tests.factories import (
     readings_of,
     set_care_plan,
 )
-from tests.hostile_cases import BOTH, CASES, DEVICE_SYSTEM, Case, Target, World
+from tests.hostile_cases import (
+    BOTH,
+    CASES,
+    DEVICE_SYSTEM,
+    Case,
+    Target,
+    World,
+    form_answer,
+)
 
 # Rows a refused request may add: the audit trail records refusals too.
 _NOT_SNAPSHOTTED = {"audit_event", "job_run", "alembic_version"}
@@ -140,6 +148,10 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         headers=auth(b.nurse_token),
     )
     assert loan.status_code == 201, loan.text
+    answer = await client.post(
+        "/fhir/QuestionnaireResponse", json=form_answer(other.id), headers=other.headers
+    )
+    assert answer.status_code == 201, answer.text
     made_up = Target(
         patient=str(uuid4()),
         identity_number=new_identity_number(),
@@ -148,6 +160,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         centre=f"c-{uuid4().hex[:10]}",
         device=str(uuid4()),
         loan=str(uuid4()),
+        response=str(uuid4()),
     )
     return World(
         settings,
@@ -162,6 +175,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         loan.json()["device_id"],
         loan.json()["id"],
         serial,
+        answer.json()["id"],
     )
 
 

@@ -103,3 +103,8 @@ DeviceCreator = Annotated[Principal, Depends(require("Device", "c"))]
 DeviceUpdater = Annotated[Principal, Depends(require("Device", "u"))]
 DeviceReader = Annotated[Principal, Depends(require("Device", "r"))]
 DeviceSearcher = Annotated[Principal, Depends(require("Device", "s"))]
+# Forms (read by everyone who answers or reads answers) and answers to them.
+QuestionnaireReader = Annotated[Principal, Depends(require("Questionnaire", "r"))]
+QuestionnaireResponseCreator = Annotated[Principal, Depends(require("QuestionnaireResponse", "c"))]
+QuestionnaireResponseReader = Annotated[Principal, Depends(require("QuestionnaireResponse", "r"))]
+QuestionnaireResponseSearcher = Annotated[Principal, Depends(require("QuestionnaireResponse", "s"))]

@@ -31,6 +31,9 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "patient/CarePlan.rs",
         # A gateway acting for the patient uploads its Devices (PHD IG).
         "patient/Device.crus",
+        # Forms to answer, and the answers (a gateway's too).
+        "patient/Questionnaire.rs",
+        "patient/QuestionnaireResponse.crs",
     ),
     Role.nurse: (
         "user/Observation.rus",
@@ -45,6 +48,8 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         # default: an identity provider grants it to the centre's nurse leaders.
         "user/Procedure.crs",
         "user/Encounter.rs",
+        "user/Questionnaire.rs",
+        "user/QuestionnaireResponse.rs",
     ),
     Role.admin: (
         "user/Patient.crus",
@@ -60,6 +65,8 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "system/Device.crus",
         "system/Patient.rs",
         "system/Encounter.crs",
+        "system/Questionnaire.rs",
+        "system/QuestionnaireResponse.crs",
     ),
     Role.auditor: ("user/AuditEvent.rs",),
 }

@@ -12,6 +12,7 @@ from typing import Any
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
 from service.fhirkit.outcome import FhirError, Issue, IssueCode
@@ -20,6 +21,7 @@ MODELS: dict[str, Any] = {
     "Observation": Observation,
     "Patient": Patient,
     "Device": Device,
+    "QuestionnaireResponse": QuestionnaireResponse,
 }
 
 _MESSAGES = {

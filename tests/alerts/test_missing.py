@@ -101,6 +101,17 @@ def test_each_expected_measurement_is_checked() -> None:
     assert [f.measurement for f in found] == ["cat_score", "spo2"]
 
 
+def test_a_missing_weekly_form_is_said_as_a_form_not_answered() -> None:
+    copd = CarePlan(protocol="copd")
+    last = {"spo2": T0 - HOUR, "cat_score": T0 - 217 * HOUR}
+    (finding,) = scan_missing(copd, last, {}, ENROLLED, T0)
+    assert finding.severity is Severity.YELLOW
+    assert finding.reason_nb == (
+        "Pasienten har ikke fylt ut ukeskjemaet om KOLS i hverdagen på 217 timer"
+        " (forventet ett per 168 timer, grense 216 timer)"
+    )
+
+
 @pytest.mark.parametrize(
     ("schedule", "expected"),
     [
