@@ -22,6 +22,7 @@ from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import retraction
 from service.ingest import service as ingest
+from service.ingest.refs import DeviceRef, PatientRef, References
 from service.ingest.resources import etag
 from service.models_base import new_id
 from service.patients import repository as patients
@@ -174,9 +175,9 @@ async def _batch(
     return responses
 
 
-def _references(entries: Sequence[dict[str, Any]]) -> ingest.References:
+def _references(entries: Sequence[dict[str, Any]]) -> References:
     """Ids for the Observation entries up front, so entries can link to one another."""
-    refs = ingest.References()
+    refs = References()
     for entry in entries:
         resource = entry.get("resource")
         full_url = entry.get("fullUrl")
@@ -210,7 +211,7 @@ async def _entry_at(
     index: int,
     ctx: ingest.IngestContext,
     vault: IdentityVault,
-    refs: ingest.References,
+    refs: References,
 ) -> dict[str, Any] | ingest.PreparedReading:
     """Entry ``index``; its errors name their element from the Bundle down."""
     _check_request(entries[index], index)
@@ -270,7 +271,7 @@ async def _entry(
     entry: dict[str, Any],
     ctx: ingest.IngestContext,
     vault: IdentityVault,
-    refs: ingest.References,
+    refs: References,
 ) -> dict[str, Any] | ingest.PreparedReading:
     """An entry whose request ``_check_request`` accepted."""
     resource: dict[str, Any] = entry["resource"]
@@ -302,7 +303,7 @@ async def _resolve_patient(
     resource: dict[str, Any],
     request: dict[str, Any],
     vault: IdentityVault,
-) -> ingest.PatientRef:
+) -> PatientRef:
     """The enrolled patient a gateway's conditional Patient entry means.
 
     The ``ifNoneExist`` condition is tried first, then the resource's own identifiers:
@@ -318,7 +319,7 @@ async def _resolve_patient(
                 conn, principal, system, value_hash
             )
         if row is not None:
-            return ingest.PatientRef(row.id, row.centre_id)
+            return PatientRef(row.id, row.centre_id)
     raise FhirError.one(
         422,
         "not-found",
@@ -350,7 +351,7 @@ async def _device_entry(
     resource: dict[str, Any],
     request: dict[str, Any],
     ctx: ingest.IngestContext,
-    refs: ingest.References,
+    refs: References,
     full_url: Any,
 ) -> dict[str, Any]:
     """A gateway's Device: by conditional create (``POST`` with ``ifNoneExist``), update
@@ -376,7 +377,7 @@ async def _device_entry(
         now=ctx.now,
     )
     row = written.row
-    device = ingest.DeviceRef(
+    device = DeviceRef(
         row.id, row.centre_id, written.loans, row.clock_offset_seconds, row.clock_doubtful
     )
     if full_url:
@@ -388,9 +389,7 @@ async def _device_entry(
     return {"response": {"status": status, "location": f"Device/{device.id}"}}
 
 
-async def _device_centre(
-    conn: AsyncConnection, principal: Principal, refs: ingest.References
-) -> str:
+async def _device_centre(conn: AsyncConnection, principal: Principal, refs: References) -> str:
     """The Bundle's patient's centre; for a patient's token without a Patient entry,
     theirs; else the caller's only centre."""
     centres = {p.centre_id for p in refs.patients.values()}

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal, Role
 from service.fhirkit.outcome import FhirError
 from service.ingest import service as ingest
+from service.ingest.refs import References
 
 HISTORY_TAG_SYSTEM = "https://fhir.dho.example/CodeSystem/dho-flags"
 HISTORY_TAG_CODE = "history"
@@ -104,7 +105,7 @@ async def import_observations(
     """Store every line as history for the patient, on the caller's transaction: the
     first line that is refused raises ``BadLine`` and the caller rolls everything back."""
     ctx = dataclasses.replace(ctx, history=True)
-    refs = ingest.References()
+    refs = References()
     prepared: list[ingest.PreparedReading] = []
     for number, resource in resources:
         # The previous service's references mean nothing here: the reading is the patient's.

@@ -9,7 +9,7 @@ store all their readings in one INSERT.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,25 +20,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.devices import loans as device_loans
 from service.devices import repository as devices
-from service.devices.loans import Loan
 from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
-from service.ingest import clocks, repository
+from service.ingest import device_clocks, repository
 from service.ingest.normalise import (
-    DeviceClock,
     NormalisedReading,
     check_not_in_future,
-    device_time,
     normalise,
 )
+from service.ingest.refs import DeviceRef, PatientRef, References
 from service.ingest.triage_seam import ReadingJudge, StoredReading, Verdict
 from service.models_base import new_id
 from service.patients import repository as patients
-
-COINCIDENT_TIMESTAMP_REFERENCE = (
-    "http://hl7.org/fhir/uv/phd/StructureDefinition/CoincidentTimeStampReference"
-)
 
 
 @dataclass(frozen=True)
@@ -52,50 +46,6 @@ class IngestContext:
     # like any reading, never handed to the judge. They were judged where they were taken;
     # judging them here would raise items today for what happened weeks ago.
     history: bool = False
-
-
-@dataclass(frozen=True)
-class PatientRef:
-    id: str
-    centre_id: str
-
-
-@dataclass
-class DeviceRef:
-    id: str
-    centre_id: str
-    # Who held it when (``service.devices.loans``), read once per request.
-    loans: tuple[Loan, ...]
-    clock_offset_seconds: float | None
-    clock_doubtful: bool
-
-
-@dataclass(frozen=True)
-class CoincidentClock:
-    """What one coincident timestamp said about its device's clock."""
-
-    device_id: str
-    offset_seconds: float | None
-    doubtful: bool
-
-
-@dataclass
-class References:
-    """What references in a request stand for, once resolved: ``urn:uuid:`` fullUrls of
-    a Bundle's entries, and devices already looked up (one query per device)."""
-
-    patients: dict[str, PatientRef] = field(default_factory=dict)
-    devices: dict[str, DeviceRef] = field(default_factory=dict)
-    observations: dict[str, str] = field(default_factory=dict)
-    # Coincident timestamps by fullUrl or "Observation/{id}": what a reading that
-    # references one is corrected by.
-    clocks: dict[str, CoincidentClock] = field(default_factory=dict)
-    # By device id: the gateway time of the newest coincident timestamp seen.
-    newest_clock_at: dict[str, datetime | None] = field(default_factory=dict)
-
-    def only_patient(self) -> PatientRef | None:
-        distinct = set(self.patients.values())
-        return distinct.pop() if len(distinct) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -141,12 +91,14 @@ async def prepare(
     reading = normalise(resource, ctx.catalogue, local_zone=ctx.local_zone)
     patient, device = await _resolve_subject(conn, principal, reading, refs, ctx)
     if device is not None and reading.clock is None:
-        reading = await _corrected(conn, reading, resource, patient, device, refs)
+        reading = await device_clocks.corrected(conn, reading, resource, patient, device, refs)
     if device is not None and reading.clock is None:
         await _check_holder(conn, device, patient, reading, ctx)
     check_not_in_future(reading, now=ctx.now, future_skew=ctx.future_skew)
     if reading.clock is not None and device is not None:
-        await _set_clock(conn, patient.id, device, reading, full_url, refs, history=ctx.history)
+        await device_clocks.set_clock(
+            conn, patient.id, device, reading, full_url, refs, history=ctx.history
+        )
     verbatim = raw.decode() if raw is not None else orjson.dumps(resource).decode()
     row = _row(reading, verbatim, patient, device.id if device else None, ctx.now)
     if full_url is not None and full_url in refs.observations:
@@ -338,88 +290,9 @@ async def device_ref(conn: AsyncConnection, row: Any) -> DeviceRef:
     return DeviceRef(row.id, row.centre_id, history, row.clock_offset_seconds, row.clock_doubtful)
 
 
-async def _set_clock(
-    conn: AsyncConnection,
-    patient_id: str,
-    device: DeviceRef,
-    reading: NormalisedReading,
-    full_url: str | None,
-    refs: References,
-    *,
-    history: bool,
-) -> None:
-    """A coincident timestamp sets its device's clock, unless a newer one already did:
-    one re-sent after the device's clock was set must not turn it back. Imported history
-    corrects the readings that reference it, but tells nothing of the device's clock today."""
-    assert reading.clock is not None
-    offset, doubtful = clocks.offset_from(reading.clock, reading.effective_at)
-    if full_url is not None:
-        refs.clocks[full_url] = CoincidentClock(device.id, offset, doubtful)
-    if history:
-        return
-    if device.id not in refs.newest_clock_at:
-        refs.newest_clock_at[device.id] = await repository.newest_coincident_timestamp(
-            conn, patient_id, reading.code, device.id
-        )
-    newest = refs.newest_clock_at[device.id]
-    if newest is not None and reading.effective_at < newest:
-        return
-    refs.newest_clock_at[device.id] = reading.effective_at
-    device.clock_offset_seconds, device.clock_doubtful = offset, doubtful
-    await devices.set_clock(conn, device.id, offset, doubtful)
-
-
-async def _corrected(
-    conn: AsyncConnection,
-    reading: NormalisedReading,
-    resource: dict[str, Any],
-    patient: PatientRef,
-    device: DeviceRef,
-    refs: References,
-) -> NormalisedReading:
-    """The reading's time corrected by the coincident timestamp it references (the
-    IG's CoincidentTimeStampReference: the device's clock when it measured), else by
-    the device's latest offset. A reference we cannot find, or to another device's
-    clock, falls back to the latest: a reading is never refused for it."""
-    for reference in _coincident_references(resource):
-        known = refs.clocks.get(reference)
-        if known is None and reference.startswith("Observation/"):
-            known = await _stored_clock(conn, patient, reference)
-            if known is not None:
-                refs.clocks[reference] = known
-        if known is not None and known.device_id == device.id:
-            return clocks.corrected(
-                reading,
-                known.offset_seconds,
-                known.doubtful,
-                by="the coincident timestamp the reading references",
-            )
-    return clocks.corrected(reading, device.clock_offset_seconds, device.clock_doubtful)
-
-
-async def _stored_clock(
-    conn: AsyncConnection, patient: PatientRef, reference: str
-) -> CoincidentClock | None:
-    row = await repository.coincident_timestamp(conn, patient.id, reference[len("Observation/") :])
-    if row is None or row.device_id is None:
-        return None
-    clock = DeviceClock(device_time(orjson.loads(row.resource)))
-    offset, doubtful = clocks.offset_from(clock, row.effective_at)
-    return CoincidentClock(row.device_id, offset, doubtful)
-
-
-def _coincident_references(resource: dict[str, Any]) -> list[str]:
-    return [
-        reference
-        for extension in resource.get("extension") or ()
-        if isinstance(extension, dict) and extension.get("url") == COINCIDENT_TIMESTAMP_REFERENCE
-        if isinstance(reference := (extension.get("valueReference") or {}).get("reference"), str)
-    ]
-
-
 def _links(resource: dict[str, Any], refs: References) -> list[str]:
     """Our ids of the observations this one points at, where they came in the same Bundle."""
-    references: list[Any] = list(_coincident_references(resource))
+    references: list[Any] = list(device_clocks.coincident_references(resource))
     for element in ("derivedFrom", "hasMember"):
         references.extend(r.get("reference") for r in resource.get(element) or ())
     return [refs.observations[r] for r in references if r in refs.observations]

@@ -18,8 +18,9 @@ from service.fhirkit.catalogue import UCUM
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
 from service.ingest import service as ingest
+from service.ingest.refs import References
 from service.ingest.resources import triage_interpretation
-from service.ingest.service import IngestContext, References
+from service.ingest.service import IngestContext
 from service.ingest.triage_seam import Verdict
 from service.models_base import new_id
 from service.questionnaires import repository

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from service.ingest.device_clocks import COINCIDENT_TIMESTAMP_REFERENCE
 from service.ingest.models import Observation
-from service.ingest.service import COINCIDENT_TIMESTAMP_REFERENCE
 from service.settings import Settings
 from tests.factories import (
     EnrolledPatient,
