@@ -66,18 +66,25 @@ def csv_text(evaluation: Evaluation) -> str:
     cohorts += [("municipality", k, f) for k, f in evaluation.by_municipality.items()]
     cohorts += [("protocol", k, f) for k, f in evaluation.by_protocol.items()]
     for cohort, group, figures in cohorts:
-        for name, value, based_on in _walk("", figures, None):
+        # Every value of a cohort rests on its patients: with 1 to 4 of them, none is shown
+        # (their patient-years, minutes and rates would give the hidden count back).
+        floor = getattr(figures, "patients", None)
+        for name, value, based_on in _walk("", figures, floor):
             writer.writerow((cohort, group, name, value, based_on))
     return out.getvalue()
 
 
 def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, str, str]]:
-    """Leaves of the figures as (dotted name, value, based on). Bare numbers in a model
-    with a count of its own (``events``, ``n``) are hidden with that count."""
+    """Leaves of the figures as (dotted name, value, based on). A value is hidden when
+    it, or any count it rests on (the cohort's patients, the ``events``, ``n`` or
+    ``ratio`` of its model, the actions behind logged minutes), is 1 to 4."""
     if isinstance(node, Figure):
-        yield prefix, _plain_figure(node), SMALL if node.small else str(node.count)
+        hidden = node.small or (base is not None and base.small)
+        yield prefix, SMALL if hidden else _plain(node.value), SMALL if hidden else str(node.count)
     elif isinstance(node, BaseModel):
-        own = getattr(node, "events", None) or getattr(node, "n", None)
+        own = _own_count(node)
+        if base is not None and base.small:
+            own = base
         for name in type(node).model_fields:
             yield from _walk(_join(prefix, name), getattr(node, name), own or base)
     elif isinstance(node, dict):
@@ -91,8 +98,16 @@ def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, st
         yield prefix, _plain(node), str(base.count) if base is not None else ""
 
 
-def _plain_figure(figure: Figure) -> str:
-    return SMALL if figure.small else _plain(figure.value)
+def _own_count(node: BaseModel) -> Figure | None:
+    """The count a model's bare numbers rest on, if it has one of its own."""
+    for name in ("events", "n", "ratio"):
+        own = getattr(node, name, None)
+        if isinstance(own, Figure):
+            return own
+    by_action = getattr(node, "by_action", None)
+    if isinstance(by_action, dict):
+        return Figure.counted(sum(a.events.count for a in by_action.values()))
+    return None
 
 
 def _plain(value: float | None) -> str:

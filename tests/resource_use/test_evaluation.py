@@ -253,17 +253,29 @@ async def test_csv_export_applies_the_small_number_rule(
     rows = list(csv.DictReader(io.StringIO(response.text)))
     cell = {(r["cohort"], r["group"], r["figure"]): r for r in rows}
     centre = ("centre", month.a.id)
-    # Four patients: "<5". Five phone calls and five yellow items: shown.
+    # Four patients: "<5", and so is every figure resting on them (issue 16): five phone
+    # calls of four patients, their patient-days and their minutes per patient-month
+    # would otherwise be printed beside a hidden patient count.
     assert cell[(*centre, "patients")]["value"] == "<5"
-    assert cell[(*centre, "contacts.phone_call")]["value"] == "5"
-    assert cell[(*centre, "items.by_severity.yellow")]["value"] == "5"
-    # A rate resting on 3 red items, a median of 3 claims, 150 minutes of 2 visits: hidden.
-    assert cell[(*centre, "items.per_patient_week.red")]["value"] == "<5"
-    assert cell[(*centre, "items.time_to_claim_minutes.red.median")]["value"] == "<5"
-    assert cell[(*centre, "nurse_time.by_action.home_visit.minutes")]["value"] == "<5"
-    # Not counts of people: shown.
-    assert cell[(*centre, "patient_days.active")]["value"] == "93"
-    assert cell[(*centre, "nurse_time.per_patient_month")]["value"] == "76.53"
+    for name in (
+        "contacts.phone_call",
+        "items.by_severity.yellow",
+        "items.per_patient_week.red",
+        "items.time_to_claim_minutes.red.median",
+        "nurse_time.by_action.home_visit.minutes",
+        "nurse_time.minutes",
+        "patient_days.active",
+        "nurse_time.per_patient_month",
+        "adherence.expected",
+        "adherence.received",
+        "before_after.before_patient_years",
+    ):
+        assert cell[(*centre, name)]["value"] == "<5", name
+    # No value of a cohort of 1 to 4 patients is printed, whatever its name.
+    for (cohort, group, name), row in cell.items():
+        patients = cell[(cohort, group, "patients")]["value"]
+        if patients == "<5" and row["value"] not in ("", "0"):
+            assert row["value"] == "<5", (cohort, group, name, row["value"])
     assert ("municipality", "1804", "patients") in cell
     assert not any(p.id in response.text for p in month.patients.values())
 
