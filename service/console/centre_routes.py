@@ -64,7 +64,8 @@ async def _evaluate(
 
 
 async def _load(page: Page, db: Db, centre: str) -> dict[str, int] | None:
-    """Open items by severity and SLA breaches now, for a reader of the queue."""
+    """Open items by severity and SLA breaches now, and the items opened this week, for a
+    reader of the queue."""
     if not page.principal.allows("Task", "r"):
         return None
     now = utcnow()
@@ -90,10 +91,12 @@ async def _load(page: Page, db: Db, centre: str) -> dict[str, int] | None:
         [("centre", centre)],
         [(i.patient_id, i.centre_id) for i in items],
     )
+    week = await queue.opened_this_week(db, page.principal, centre, now, page.state.local_zone)
     return {
         "red": counts["red"],
         "yellow": counts["yellow"],
         "breaches": sum(1 for s in standings if s is not None and s.breached),
+        **{f"week_{kind}": n for kind, n in week.items()},
     }
 
 

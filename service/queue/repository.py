@@ -24,6 +24,7 @@ from service.patients.models import Patient
 from service.queue.models import (
     DEFAULT_RED_CLAIM_MINUTES,
     DEFAULT_RED_RESOLVE_MINUTES,
+    WITHDRAWN,
     Finding,
     ItemState,
     QueuePolicy,
@@ -295,6 +296,26 @@ async def latest_of_patient(
         .limit(1)
     )
     return (await conn.execute(query)).first()
+
+
+async def opened_since(
+    conn: AsyncConnection, principal: Principal, centre_id: str, since: datetime
+) -> dict[str, int]:
+    """Items of a centre opened since ``since``, by severity (technical ones as
+    "technical"), in the caller's reach; items withdrawn with a retracted reading are
+    history of an error and left out."""
+    kind = sa.case((item.c.technical, sa.literal("technical")), else_=item.c.severity)
+    query: Any = (
+        sa.select(kind.label("kind"), sa.func.count().label("n"))
+        .where(
+            visible(principal),
+            item.c.centre_id == centre_id,
+            item.c.opened_at >= since,
+            item.c.outcome.is_distinct_from(WITHDRAWN),
+        )
+        .group_by(kind)
+    )
+    return {row.kind: int(row.n) for row in await conn.execute(query)}
 
 
 def visible(principal: Principal) -> Any:

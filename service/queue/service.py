@@ -9,7 +9,7 @@ transaction, which the SSE stream and the item's history read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -112,6 +112,16 @@ async def severity_by_measurement(
         if rank[f.severity] > rank.get(worst.get(key, ""), 0):
             worst[key] = f.severity
     return worst
+
+
+async def opened_this_week(
+    conn: AsyncConnection, principal: Principal, centre_id: str, now: datetime, zone: ZoneInfo
+) -> dict[str, int]:
+    """Items opened since Monday 00:00 in the centre's zone, by severity and technical."""
+    today = now.astimezone(zone).date()
+    monday = datetime.combine(today - timedelta(days=today.weekday()), time(), tzinfo=zone)
+    counts = await repository.opened_since(conn, principal, centre_id, monday)
+    return {kind: counts.get(kind, 0) for kind in ("red", "yellow", "technical")}
 
 
 async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[ItemEventRead]:

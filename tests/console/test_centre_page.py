@@ -26,6 +26,12 @@ async def test_a_leader_sees_the_load_and_the_evaluation_and_downloads_both_file
     await client.post(
         "/fhir/Observation", json=blood_pressure(patient.id, 196, 101), headers=patient.headers
     )
+    without_plan = await enrol(client, settings, centre)  # raises a technical item
+    await client.post(
+        "/fhir/Observation",
+        json=blood_pressure(without_plan.id, 120, 80),
+        headers=without_plan.headers,
+    )
     leader = nurse_session(settings, [centre.id], extra_scopes=LEADER)
     today = datetime.now(ZoneInfo(settings.local_timezone)).date().isoformat()  # the centre's day
     request_id = new_request_id()
@@ -37,6 +43,8 @@ async def test_a_leader_sees_the_load_and_the_evaluation_and_downloads_both_file
         )
         assert page.status_code == 200
         assert "1 åpne saker" in page.text  # the red one
+        # Opened today, so this week, whatever day of the week today is.
+        assert "Saker opprettet denne uken: 1 røde, 0 gule og 1 tekniske." in page.text
         assert f"Centre {centre.id}" in page.text
         assert 'id="chart-items"' in page.text
         assert 'id="chart-minutes"' in page.text
