@@ -57,6 +57,11 @@ FORMS: dict[str, tuple[str, str]] = {
 }
 
 
+def is_daily_answer(measurement: str) -> bool:
+    """A yes/no question of a daily form: its rule of three counts days, not answers."""
+    return measurement in _YES_TO
+
+
 def answered_yes(measurement: str, run: int, lang: Lang) -> str | None:
     """The reason for a yes that raised a finding, or None for a measured value."""
     question = _YES_TO.get(measurement)

@@ -14,8 +14,17 @@ from alerts import findings
 from alerts.careplan import CarePlan
 from alerts.model import Band, Direction, Finding, Judgement, Reading, Rule, Severity
 from alerts.protocols import Protocol
-from alerts.series import run_around, series
-from alerts.text import Lang, answered_yes, colour, in_a_row, name, quantity, relation
+from alerts.series import next_day, one_per_day, run_around, series
+from alerts.text import (
+    Lang,
+    answered_yes,
+    colour,
+    in_a_row,
+    is_daily_answer,
+    name,
+    quantity,
+    relation,
+)
 
 # Used when neither the plan nor the protocol says: yellow waits for three, the rest for one.
 DEFAULT_CONSECUTIVE = {Rule.THRESHOLD_HIGH: 3, Rule.THRESHOLD_LOW: 3}
@@ -71,7 +80,13 @@ def judge(
             def deviates(reading: Reading) -> bool:
                 return _direction(plan, protocol, reading) is judgement.direction
 
-            run = run_around(series(pool, measurement), anchor, deviates)
+            if is_daily_answer(measurement):
+                days = one_per_day(series(pool, measurement))
+                if not any(r.key == anchor.key for r in days):
+                    return []  # a later answer the same day is the day's answer
+                run = run_around(days, anchor, deviates, adjacent=next_day)
+            else:
+                run = run_around(series(pool, measurement), anchor, deviates)
             if len(run) < needed:
                 return []
     return [

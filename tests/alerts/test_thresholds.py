@@ -237,3 +237,35 @@ def test_low_values_say_under_and_below() -> None:
     assert finding.reason_nb == "Puls 38/min er under rød grense 40/min"
     assert finding.reason_en == "Heart rate 38/min is below the red limit 40/min"
     assert finding.direction is Direction.LOW
+
+
+COPD = CarePlan(protocol="copd")
+
+
+def answer(value: float, at: datetime, rid: str) -> Reading:
+    return reading("copd_more_breathless", value, at, rid)
+
+
+def test_a_yes_two_days_running_is_yellow_and_says_so() -> None:
+    monday, tuesday = answer(1, T0 - DAY, "mon"), answer(1, T0, "tue")
+    (finding,) = evaluate(COPD, [tuesday], [monday], T0)
+    assert (finding.rule, finding.severity) == (Rule.THRESHOLD_HIGH, Severity.YELLOW)
+    assert finding.reason_nb.endswith("(2 dager på rad)")
+    assert set(finding.reading_ids) == {"mon", "tue"}
+
+
+def test_two_yes_answers_on_one_day_are_one_day() -> None:
+    morning, evening = answer(1, T0, "morning"), answer(1, T0 + timedelta(hours=10), "evening")
+    assert evaluate(COPD, [evening], [morning], T0 + timedelta(hours=10)) == []
+
+
+def test_a_skipped_day_breaks_the_run() -> None:
+    monday, wednesday = answer(1, T0 - 2 * DAY, "mon"), answer(1, T0, "wed")
+    assert evaluate(COPD, [wednesday], [monday], T0) == []
+
+
+def test_a_later_no_the_same_day_is_the_days_answer() -> None:
+    """The patient corrected themselves: the earlier yes, arriving late, raises nothing."""
+    monday = answer(1, T0 - DAY, "mon")
+    no, late_yes = answer(0, T0 + timedelta(hours=2), "no"), answer(1, T0, "yes")
+    assert evaluate(COPD, [late_yes], [monday, no], T0 + timedelta(hours=3)) == []
