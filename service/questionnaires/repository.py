@@ -70,9 +70,11 @@ async def search_visible(
     questionnaire: str | None,
     version: str | None,
     authored_bounds: Sequence[tuple[str, datetime]],
+    after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[Row[Any]]:
-    """Newest first."""
+    """Newest first; `after` is the last (authored_at, id) of the previous page, so paging
+    stays stable while new answers arrive."""
     table = response_table
     query = sa.select(table).where(measurements_visible_to(principal, table))
     if patient_id is not None:
@@ -88,5 +90,7 @@ async def search_visible(
                 "lt": table.c.authored_at < bound,
             }[operator]
         )
+    if after is not None:
+        query = query.where(sa.tuple_(table.c.authored_at, table.c.id) < tuple(after))
     query = query.order_by(table.c.authored_at.desc(), table.c.id.desc())
     return (await conn.execute(query.limit(limit))).all()

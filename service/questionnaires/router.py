@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +16,7 @@ from service.auth.deps import (
 )
 from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
-from service.fhirkit.bundles import searchset
+from service.fhirkit.bundles import decode_cursor, encode_cursor, searchset
 from service.fhirkit.outcome import FhirError, not_found
 from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
@@ -33,7 +34,7 @@ _FHIR_BODY = {
         "content": {"application/fhir+json": {"schema": {"type": "object"}}},
     }
 }
-_SEARCH = {"patient", "questionnaire", "authored", "_count"}
+_SEARCH = {"patient", "questionnaire", "authored", "_count", "_cursor"}
 _MAX_AUTHORED = 4
 
 
@@ -125,6 +126,7 @@ async def search_questionnaire_responses(
     count = positive_count(params.get("_count"), state.settings.default_page_size)
     if count is None:
         raise FhirError.one(400, "invalid", "_count must be a positive integer", "_count")
+    count = min(count, state.settings.max_page_size)
     rows = await repository.search_visible(
         db,
         principal,
@@ -132,18 +134,40 @@ async def search_questionnaire_responses(
         questionnaire=questionnaire,
         version=version,
         authored_bounds=bounds,
-        limit=min(count, state.settings.max_page_size),
+        after=_after(params.get("_cursor")),
+        limit=count + 1,
     )
+    page = rows[:count]
+    cursor = None
+    if len(rows) > count:
+        cursor = encode_cursor([page[-1].authored_at.isoformat(), page[-1].id])
     await audit.record_search(
         db,
         principal,
         "QuestionnaireResponse",
         params.multi_items(),
-        [(row.patient_id, row.centre_id) for row in rows],
+        [(row.patient_id, row.centre_id) for row in page],
         requested_patient=patient_id,
     )
-    resources: list[dict[str, Any]] = [responses.render(row._mapping) for row in rows]
-    return FhirResponse(searchset(request, resources, None))
+    resources: list[dict[str, Any]] = [responses.render(row._mapping) for row in page]
+    return FhirResponse(searchset(request, resources, cursor))
+
+
+def _after(cursor: str | None) -> tuple[datetime, str] | None:
+    """The previous page's last answer, from the opaque cursor of its `next` link."""
+    if cursor is None:
+        return None
+    decoded = decode_cursor(cursor)
+    try:
+        if decoded is None or len(decoded) != 2:
+            raise ValueError("not a cursor")
+        authored = datetime.fromisoformat(str(decoded[0]))
+        if authored.tzinfo is None:
+            raise ValueError("a time without an offset")
+        authored.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise FhirError.one(400, "invalid", "the paging cursor is not valid", "_cursor") from None
+    return authored, str(decoded[1])
 
 
 def _questionnaire(value: str | None) -> tuple[str | None, str | None]:

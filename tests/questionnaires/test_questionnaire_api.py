@@ -238,3 +238,35 @@ async def test_more_breathless_two_days_running_raises_the_item_with_the_answer_
     assert finding["reason_nb"] == (
         "Pasienten svarte ja på «Er du mer tungpusten enn vanlig i dag?» (2 dager på rad)"
     )
+
+
+async def test_answers_page_by_cursor_newest_first_each_answer_once(
+    client: httpx.AsyncClient, app: Any, settings: Any
+) -> None:
+    patient = await _patient(client, app, settings)
+    now = datetime.now(UTC)
+    for day in range(5):
+        body = daily_copd(patient.id)
+        body["authored"] = (now - timedelta(days=day, minutes=5)).isoformat()
+        assert (await _post(client, patient.token, body)).status_code == 201
+    seen: list[str] = []
+    params: dict[str, str] = {"patient": patient.id, "_count": "2"}
+    for _ in range(4):
+        page = await client.get(
+            "/fhir/QuestionnaireResponse", params=params, headers=patient.headers
+        )
+        assert page.status_code == 200, page.text
+        seen += [e["resource"]["authored"] for e in page.json().get("entry", [])]
+        following = [link for link in page.json()["link"] if link["relation"] == "next"]
+        if not following:
+            break
+        params = dict(httpx.URL(following[0]["url"]).params)
+    assert len(seen) == 5
+    assert seen == sorted(seen, reverse=True)
+    bad = await client.get(
+        "/fhir/QuestionnaireResponse",
+        params={"patient": patient.id, "_cursor": "not-a-cursor"},
+        headers=patient.headers,
+    )
+    assert bad.status_code == 400
+    assert bad.json()["issue"][0]["expression"] == ["_cursor"]
