@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from service.app import create_app
 from service.capability import capability_statement
 from service.fhirkit.body import count_values, parse_json
 from service.settings import Settings
@@ -174,8 +175,33 @@ def test_the_capability_statement_and_the_readme_state_the_limits() -> None:
     for interaction in interactions:
         [limits] = [e for e in interaction["extension"] if e["url"] == LIMITS]
         assert {e["url"]: e["valueUnsignedInt"] for e in limits["extension"]} == stated
-        assert f"{defaults.bundle_max_entries:,} entries" in interaction["documentation"]
+        assert (
+            f"by default at most {defaults.bundle_max_entries:,} entries"
+            in interaction["documentation"]
+        )
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"A Bundle (`POST /fhir`) may hold {defaults.bundle_max_entries:,} entries" in readme
     assert f"{defaults.bundle_max_body_bytes:,} bytes" in readme
     assert f"{defaults.bundle_max_json_items:,} values" in readme
+
+
+async def test_a_deployment_with_a_smaller_limit_states_and_keeps_it(
+    app: Any, settings: Settings
+) -> None:
+    """The served CapabilityStatement says the limits this deployment enforces."""
+    small = settings.model_copy(update={"bundle_max_entries": 40})
+    own = create_app(small)
+    async with own.router.lifespan_context(own):
+        transport = httpx.ASGITransport(app=own)
+        async with httpx.AsyncClient(transport=transport, base_url="http://dho.test") as client:
+            statement = (await client.get("/fhir/metadata")).json()
+            patient = await enrol(client, small, await create_centre(own, small))
+            over = _bundle_at(patient.identity_number, 41)
+            refused = await client.post("/fhir", json=over, headers=patient.headers)
+    for interaction in statement["rest"][0]["interaction"]:
+        [limits] = [e for e in interaction["extension"] if e["url"] == LIMITS]
+        stated = {e["url"]: e["valueUnsignedInt"] for e in limits["extension"]}
+        assert stated["maxEntries"] == 40
+        assert stated["maxBytes"] == small.bundle_max_body_bytes
+    assert refused.status_code == 413
+    assert "at most 40 entries" in refused.json()["issue"][0]["diagnostics"]
