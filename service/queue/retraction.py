@@ -65,7 +65,10 @@ async def withdraw(
             found.severity,
             found.critical,
         ):
-            continue  # it stands on the readings that remain
+            # It stands on the readings that remain, and says so: evidence naming the
+            # retracted reading would point a researcher's export at nothing.
+            await store.set_evidence(conn, found.id, list(again.reading_ids))
+            continue
         withdrawn.append(found)
         if again is not None and again.severity is not alerts.Severity.GREEN:
             replacements.append(_replacement(found, again, retracted, now))

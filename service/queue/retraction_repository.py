@@ -44,6 +44,13 @@ async def withdraw(
         )
 
 
+async def set_evidence(conn: AsyncConnection, finding_id: str, reading_ids: list[str]) -> None:
+    """A standing finding's evidence after one of its readings was retracted."""
+    await conn.execute(
+        sa.update(finding).where(finding.c.id == finding_id).values(reading_ids=reading_ids)
+    )
+
+
 async def unresolved_item_for_update(conn: AsyncConnection, item_id: str) -> Row[Any] | None:
     query = sa.select(item).where(item.c.id == item_id, UNRESOLVED).with_for_update()
     return (await conn.execute(query)).first()

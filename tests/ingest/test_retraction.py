@@ -7,9 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from service.auth.dev_issuer import mint_token
 from service.auth.principal import Role
+from service.queue.repository import finding as finding_table
 from service.settings import Settings
 from tests.audit.helpers import auditor_token, new_request_id, records_of_request, with_request_id
 from tests.factories import (
@@ -326,6 +328,17 @@ async def test_a_run_of_three_falls_with_one_of_its_readings_and_a_longer_run_st
     withdrawn = {f["observation_id"]: f["withdrawn_at"] is not None for f in after["findings"]}
     assert withdrawn == {posted[2]["id"]: True, posted[3]["id"]: False}
     assert (await _history(client, centre, item["id"]))[-1][:2] == ("retracted", "yellow")
+    # The standing finding's evidence is the readings that remain.
+    async with app.state.dho.engine.connect() as conn:
+        evidence = (
+            await conn.execute(
+                sa.select(finding_table.c.reading_ids).where(
+                    finding_table.c.observation_id == posted[3]["id"],
+                    finding_table.c.withdrawn_at.is_(None),
+                )
+            )
+        ).scalar_one()
+    assert sorted(evidence) == sorted(p["id"] for p in posted[1:])
     # The third reading's own colour follows what stands on it now.
     third = await _read(client, patient.token, posted[2]["id"])
     assert _colour(third) == "green"
