@@ -34,16 +34,24 @@ def daily_copd(patient_id: str, *, breathless: bool = False, **extra: Any) -> di
     }
 
 
-def weekly_impact(patient_id: str, each: int, authored: datetime | None = None) -> dict[str, Any]:
-    when = authored or datetime.now(UTC) - timedelta(minutes=5)
+def response(
+    form: str, patient_id: str, authored: datetime, items: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A completed answer to version 1.0.0 of ``form``."""
     return {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": f"{BASE}copd-impact-weekly|1.0.0",
+        "questionnaire": f"{BASE}{form}|1.0.0",
         "status": "completed",
         "subject": {"reference": f"Patient/{patient_id}"},
-        "authored": when.isoformat(),
-        "item": [{"linkId": link, "answer": [{"valueInteger": each}]} for link in WEEKLY_ALL],
+        "authored": authored.isoformat(),
+        "item": items,
     }
+
+
+def weekly_impact(patient_id: str, each: int, authored: datetime | None = None) -> dict[str, Any]:
+    when = authored or datetime.now(UTC) - timedelta(minutes=5)
+    items = [{"linkId": link, "answer": [{"valueInteger": each}]} for link in WEEKLY_ALL]
+    return response("copd-impact-weekly", patient_id, when, items)
 
 
 async def _patient(client: httpx.AsyncClient, app: Any, settings: Any) -> EnrolledPatient:

@@ -508,14 +508,19 @@ async def _setup(
         await set_care_plan(client, patient, script.protocol)
         patients[script.name] = patient
     t0 = sim_start()
+    await backdate_enrolment(state, centre.id, t0)
+    sim = Simulation(state, t0, centre, {s.name: s for s in scripts}, patients)
+    return sim, scripts
+
+
+async def backdate_enrolment(state: AppState, centre_id: str, t0: datetime) -> None:
+    """Enrolment stamps the wall clock; the simulated follow-up starts at ``t0``."""
     async with state.engine.begin() as conn:
         await conn.execute(
             sa.update(patient_table)
-            .where(patient_table.c.centre_id == centre.id)
+            .where(patient_table.c.centre_id == centre_id)
             .values(enrolled_at=t0)
         )
-    sim = Simulation(state, t0, centre, {s.name: s for s in scripts}, patients)
-    return sim, scripts
 
 
 async def _end_follow_up(sim: Simulation) -> None:

@@ -35,7 +35,6 @@ import sqlalchemy as sa
 from service.careplans import service as careplans
 from service.careplans.schemas import StatusChange
 from service.ingest.context import ingest_context
-from service.patients.models import Patient
 from service.questionnaires import service as questionnaires
 from service.questionnaires.forms import load_forms
 from service.queue import repository as queue_repository
@@ -44,15 +43,19 @@ from service.queue.schemas import Action, Outcome, ResolveRequest
 from service.settings import Settings
 from service.state import AppState
 from tests.factories import create_centre, enrol, set_care_plan
-from tests.questionnaires.test_questionnaire_api import BASE, daily_copd, weekly_impact
-from tests.triage.test_day_in_the_life import patient_principal, sim_start, staff
+from tests.questionnaires.test_questionnaire_api import daily_copd, response, weekly_impact
+from tests.triage.test_day_in_the_life import (
+    backdate_enrolment,
+    patient_principal,
+    sim_start,
+    staff,
+)
 
 DAYS = 14
 PER_PROTOCOL = 13
 YES_RATE = 0.10
 IMPACT_DAYS = (0, 7)
 ANSWER_MEASUREMENTS = {"copd_more_breathless", "hf_orthopnoea", "cat_score"}
-patient_table = Patient.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -98,17 +101,9 @@ def naive_alerts(person: Answerer) -> int:
 
 def daily_heart_failure(patient_id: str, *, lying: bool, authored: datetime) -> dict[str, Any]:
     answers = {"breathless-more": False, "breathless-lying": lying, "ankles-swollen": False}
-    return {
-        "resourceType": "QuestionnaireResponse",
-        "questionnaire": f"{BASE}heart-failure-daily|1.0.0",
-        "status": "completed",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "authored": authored.isoformat(),
-        "item": [
-            *({"linkId": link, "answer": [{"valueBoolean": v}]} for link, v in answers.items()),
-            {"linkId": "wellbeing", "answer": [{"valueInteger": 7}]},
-        ],
-    }
+    items = [{"linkId": link, "answer": [{"valueBoolean": v}]} for link, v in answers.items()]
+    items.append({"linkId": "wellbeing", "answer": [{"valueInteger": 7}]})
+    return response("heart-failure-daily", patient_id, authored, items)
 
 
 async def test_fourteen_days_of_daily_forms(
@@ -123,12 +118,7 @@ async def test_fourteen_days_of_daily_forms(
         await set_care_plan(client, patient, person.protocol)
         ids[person.name] = patient.id
     t0 = sim_start()
-    async with state.engine.begin() as conn:
-        await conn.execute(
-            sa.update(patient_table)
-            .where(patient_table.c.centre_id == centre.id)
-            .values(enrolled_at=t0)
-        )
+    await backdate_enrolment(state, centre.id, t0)
     nurse = staff(f"nurse-{centre.id}", centre)
     forms = load_forms(state.settings.fhir_dir)
     try:
