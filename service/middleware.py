@@ -75,13 +75,17 @@ class RequestMiddleware:
             detail = f"the request body is larger than {limit} bytes"
             await _refuse(scope, send, request_id, 413, detail)
             return
-        if _chunked_api_body(scope):
+        if _api_body(scope):
             bounded = await _bounded(receive, self.max_body_bytes)
             if bounded is None:
                 detail = f"the request body is larger than {self.max_body_bytes} bytes"
                 await _refuse(scope, send, request_id, 413, detail)
                 return
-            receive = bounded
+            receive, body = bounded
+            if _is_text_body(scope) and _NUL.search(body):
+                detail = "the request body holds a NUL character, which no text of ours may hold"
+                await _refuse(scope, send, request_id, 400, detail)
+                return
         started = time.perf_counter()
         status = 500
         security = (
@@ -134,16 +138,37 @@ def _declared_too_large(scope: Scope, limit: int) -> bool:
     return False
 
 
-def _chunked_api_body(scope: Scope) -> bool:
-    """A body without Content-Length on a non-FHIR route (FHIR routes read their body
-    through ``read_fhir_body``, which counts as it reads)."""
-    if scope.get("path", "").startswith("/fhir") or scope["method"] in ("GET", "HEAD"):
-        return False
-    return not any(name == b"content-length" for name, _ in scope["headers"])
+# A NUL as JSON writes it, as a form writes it, or raw. PostgreSQL refuses NUL in text
+# with an error, so a body holding one would fail mid-transaction instead of at the door.
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000|%00|\x00")
 
 
-async def _bounded(receive: Receive, limit: int) -> Receive | None:
-    """The whole body read ahead, if it is within ``limit``; None if it is not."""
+def _api_body(scope: Scope) -> bool:
+    """A body on a non-FHIR route: read ahead, within the limit, and checked for NUL
+    (FHIR routes read their body through ``read_fhir_body``, which counts as it reads
+    and names the element that holds a control character). These bodies are small
+    forms and settings, never the ingest path."""
+    return not scope.get("path", "").startswith("/fhir") and scope["method"] not in (
+        "GET",
+        "HEAD",
+    )
+
+
+def _is_text_body(scope: Scope) -> bool:
+    """Anything but an upload: a multipart form or an image may hold NUL bytes as data;
+    JSON (of any flavour) and forms never mean one."""
+    for name, value in scope["headers"]:
+        if name == b"content-type" and value.lower().startswith(_BINARY_TYPES):
+            return False
+    return True
+
+
+_BINARY_TYPES = (b"multipart/", b"image/", b"application/octet-stream")
+
+
+async def _bounded(receive: Receive, limit: int) -> tuple[Receive, bytes] | None:
+    """The whole body read ahead, if it is within ``limit``, with a receive that replays
+    it; None if it is not."""
     messages: list[Message] = []
     size = 0
     while True:
@@ -160,7 +185,7 @@ async def _bounded(receive: Receive, limit: int) -> Receive | None:
     async def replay() -> Message:
         return messages.pop(0) if messages else await receive()
 
-    return replay
+    return replay, b"".join(m.get("body", b"") for m in messages)
 
 
 async def _refuse(scope: Scope, send: Send, request_id: str, status: int, detail: str) -> None:

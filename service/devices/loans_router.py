@@ -25,7 +25,14 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/device-loans", status_code=201, responses=_CONFLICT)
+@router.post(
+    "/device-loans",
+    status_code=201,
+    responses={
+        **_CONFLICT,
+        404: {"description": "no such patient or device within the caller's reach"},
+    },
+)
 async def lend_device(body: LoanCreate, principal: DeviceUpdater, db: Db, state: State) -> LoanRead:
     """Lend a device of the patient's centre to the patient from ``lent_at`` (default
     now). Readings from the device taken from then on are the patient's."""

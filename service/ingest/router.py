@@ -220,6 +220,11 @@ async def update_observation(
     return FhirResponse(retraction.render(row), headers=headers)
 
 
+# Versions are a 32-bit integer column; a larger number in a path is a version that
+# cannot exist, not a database error.
+_LARGEST_VERSION = 2**31 - 1
+
+
 @router.get("/Observation/{observation_id}/_history/{version_id}")
 async def read_observation_version(
     observation_id: str, version_id: int, principal: ObservationReader, db: Db
@@ -228,6 +233,8 @@ async def read_observation_version(
     row = await repository.get_visible(db, principal, observation_id)
     if row is None:
         raise not_found("Observation")
+    if not 1 <= version_id <= _LARGEST_VERSION:
+        raise not_found("Observation version")  # none was ever stored, and no column holds it
     if version_id == row.version_id:
         resource = retraction.render(row._mapping)
     else:

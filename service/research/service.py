@@ -66,6 +66,9 @@ async def register(
     found = await repository.existing_centres(conn, centres)
     if not set(centres) <= set(principal.centres) or found != set(centres):
         raise ApiError("centres: no such follow-up centre within your reach")
+    if body.expires_at <= utcnow():
+        # An approval that has already run out allows no export: a typo, not a study.
+        raise ApiError("expires_at: the approval has already expired")
     unknown = sorted(set(body.protocols) - set(available_protocols()))
     if unknown:
         raise ApiError(f"protocols: unknown protocol {', '.join(unknown)}")

@@ -139,6 +139,12 @@ async def test_a_nurse_retracts_a_red_reading_the_item_goes_and_the_history_show
     assert (first.json()["status"], first.json()["meta"]["versionId"]) == ("final", "1")
     missing = await client.get(f"/fhir/Observation/{red['id']}/_history/3", headers=patient.headers)
     assert missing.status_code == 404
+    # A version no column could hold is as missing, not a database error.
+    huge = await client.get(
+        f"/fhir/Observation/{red['id']}/_history/{2**96}", headers=patient.headers
+    )
+    assert huge.status_code == 404
+    assert huge.json()["resourceType"] == "OperationOutcome"
     # Audited as an update, in the request that made it.
     [record] = await records_of_request(client, auditor_token(settings, centre), request_id)
     assert (record["action"], record["subtype"], record["resource_id"], record["outcome"]) == (

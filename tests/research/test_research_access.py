@@ -76,6 +76,10 @@ async def test_only_admins_register_and_only_for_centres_in_their_reach(
     unknown = {**body, "centres": [centre.id], "variables": ["name"]}
     refused = await client.post("/api/studies", json=unknown, headers=auth(centre.admin_token))
     assert refused.status_code == 422
+    expired = study_body(centre, [subject], expires_at="2020-01-01T00:00:00+01:00")
+    late = await client.post("/api/studies", json=expired, headers=auth(centre.admin_token))
+    assert late.status_code == 400
+    assert late.json()["detail"].startswith("expires_at")
 
 
 async def test_the_export_and_its_downloads_are_audited(
