@@ -38,3 +38,15 @@ async def test_history_walks_down_and_up(tmp_path: Any) -> None:
     await asyncio.to_thread(upgrade, url)
     await asyncio.to_thread(downgrade, url, "base")
     await asyncio.to_thread(upgrade, url)
+
+
+def test_every_table_of_a_patients_data_names_the_centre_too() -> None:
+    """The house rule that lets a query scope by centre without a join, and lets a
+    region split its data by centre: a table with a patient_id carries the centre_id."""
+    missing = [
+        table.name
+        for table in metadata.sorted_tables
+        if "patient_id" in table.c and "centre_id" not in table.c
+    ]
+    assert missing == []
+    assert "centre_id" in metadata.tables["patient"].c
