@@ -27,6 +27,8 @@ from service.errors import install_handlers
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
 from service.ingest.triage_seam import ReadingJudge
+from service.messages.router import api_router as messages_api_router
+from service.messages.router import router as messages_router
 from service.middleware import RequestMiddleware
 from service.patients.identity_vault import vault_from_settings
 from service.patients.router import router as patients_router
@@ -142,6 +144,8 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(devices_fhir_router)
     app.include_router(device_loans_router)
     app.include_router(questionnaires_router)
+    app.include_router(messages_router)
+    app.include_router(messages_api_router)
     # The nurse console's pages (and the development login), after the API's handlers.
     console.install(app, dev_issuer=settings.dev_issuer_enabled)
     openapi_contract.install(app)

@@ -5,6 +5,7 @@ from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
 from service.ingest.models import Observation, ObservationVersion
+from service.messages.models import MessageRow
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
 from service.questionnaires.models import QuestionnaireResponseRow
@@ -28,6 +29,7 @@ __all__ = [
     "ExternalEvent",
     "Finding",
     "JobRun",
+    "MessageRow",
     "Observation",
     "ObservationVersion",
     "Patient",

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     bundle_max_entries: int = 6000
     bundle_entry_bytes: int = 3 * 1024
     bundle_entry_items: int = 128
+    # Messages: a patient writes a few lines, and may add one photo (of a swollen ankle,
+    # a rash, a device's screen): PNG or JPEG, checked from its bytes, at most this size.
+    # The body limit above bounds the base64 that carries it.
+    message_text_max_chars: int = 4000
+    message_attachment_max_bytes: int = 512 * 1024
     default_page_size: int = 50
     max_page_size: int = 500
 

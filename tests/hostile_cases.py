@@ -56,6 +56,7 @@ class Target:
     device: str = ""  # B's patient's kit, lent to them
     loan: str = ""
     response: str = ""  # B's patient's answer to a form
+    message: str = ""  # B's patient's message to their centre
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class World:
     other_loan: str = ""
     other_serial: str = ""
     other_response: str = ""
+    other_message: str = ""
 
     @property
     def target(self) -> Target:
@@ -85,12 +87,13 @@ class World:
             self.other_device,
             self.other_loan,
             self.other_response,
+            self.other_message,
         )
 
     def secrets(self) -> list[str]:
         """What no hostile answer may contain (outside a searchset's echo of its URL)."""
         t = self.target
-        kit = [s for s in (t.device, t.loan, self.other_serial, t.response) if s]
+        kit = [s for s in (t.device, t.loan, self.other_serial, t.response, t.message) if s]
         return [t.patient, t.identity_number, t.observation, t.item, t.centre, *kit]
 
     def token(
@@ -1476,6 +1479,104 @@ QUESTIONNAIRES = [
 ]
 
 
+def note_to(patient: str) -> dict[str, Any]:
+    """A message about ``patient``."""
+    return {
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{patient}"},
+        "payload": [{"contentString": "Hei, jeg lurer på noe."}],
+    }
+
+
+def no_waiting_of_b(world: World, response: httpx.Response) -> None:
+    assert world.other.id not in {w["patient_id"] for w in response.json()}
+
+
+MESSAGES = [
+    Case(
+        "patient reads another patient's message by id",
+        lambda w, t: get(f"/fhir/Communication/{t.message}", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient searches Communication?patient= another patient",
+        lambda w, t: get("/fhir/Communication", w.me.token, {"patient": t.patient}),
+        200,
+        like_missing=True,
+        check=empty_searchset,
+    ),
+    Case(
+        "patient writes a message as another patient",
+        lambda w, t: post("/fhir/Communication", w.me.token, note_to(t.patient)),
+        422,
+        like_missing=True,
+    ),
+    Case(
+        "patient marks another patient's thread read",
+        lambda w, t: post(f"/api/patients/{t.patient}/messages/read", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A reads B's patient's message",
+        lambda w, t: get(f"/fhir/Communication/{t.message}", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A searches B's patient's messages",
+        lambda w, t: get("/fhir/Communication", w.nurse_a, {"patient": t.patient}),
+        200,
+        like_missing=True,
+        check=empty_searchset,
+    ),
+    Case(
+        "nurse of A writes to B's patient",
+        lambda w, t: post("/fhir/Communication", w.nurse_a, note_to(t.patient)),
+        422,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A marks B's patient's thread read",
+        lambda w, t: post(f"/api/patients/{t.patient}/messages/read", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A lists the messages waiting: none of B's",
+        lambda w, t: get("/api/messages/waiting", w.nurse_a),
+        200,
+        check=no_waiting_of_b,
+    ),
+    Case(
+        "gateway of A writes a message for B's patient",
+        lambda w, t: post("/fhir/Communication", w.system_a, note_to(t.patient)),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "admin of B reads B's patient's messages",
+        lambda w, t: get("/fhir/Communication", w.b.admin_token, {"patient": t.patient}),
+        403,
+    ),
+    Case(
+        "researcher reads B's patient's message",
+        lambda w, t: get(
+            f"/fhir/Communication/{t.message}", w.token(Role.researcher, centres=[t.centre])
+        ),
+        403,
+        like_missing=True,
+    ),
+    Case(
+        "anonymous caller writes a message",
+        lambda w, t: post("/fhir/Communication", None, note_to(t.patient)),
+        401,
+    ),
+]
+
+
 def pytest_fail(response: httpx.Response) -> None:
     raise AssertionError(f"expected no loans: {response.text[:200]}")
 
@@ -1492,4 +1593,5 @@ CASES: list[Case] = [
     *RETRACTIONS,
     *DEVICES,
     *QUESTIONNAIRES,
+    *MESSAGES,
 ]

@@ -36,6 +36,7 @@ def _routes() -> set[tuple[str, str]]:
             "{device_id}",
             "{questionnaire_id}",
             "{response_id}",
+            "{communication_id}",
         ):
             generic = generic.replace(name, "{id}")
         generic = generic.replace("{version_id}", "{vid}")

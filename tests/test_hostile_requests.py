@@ -53,6 +53,7 @@ from tests.hostile_cases import (
     Target,
     World,
     form_answer,
+    note_to,
 )
 
 # Rows a refused request may add: the audit trail records refusals too.
@@ -152,6 +153,8 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         "/fhir/QuestionnaireResponse", json=form_answer(other.id), headers=other.headers
     )
     assert answer.status_code == 201, answer.text
+    note = await client.post("/fhir/Communication", json=note_to(other.id), headers=other.headers)
+    assert note.status_code == 201, note.text
     made_up = Target(
         patient=str(uuid4()),
         identity_number=new_identity_number(),
@@ -161,6 +164,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         device=str(uuid4()),
         loan=str(uuid4()),
         response=str(uuid4()),
+        message=str(uuid4()),
     )
     return World(
         settings,
@@ -176,6 +180,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         loan.json()["id"],
         serial,
         answer.json()["id"],
+        note.json()["id"],
     )
 
 

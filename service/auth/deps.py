@@ -108,3 +108,8 @@ QuestionnaireReader = Annotated[Principal, Depends(require("Questionnaire", "r")
 QuestionnaireResponseCreator = Annotated[Principal, Depends(require("QuestionnaireResponse", "c"))]
 QuestionnaireResponseReader = Annotated[Principal, Depends(require("QuestionnaireResponse", "r"))]
 QuestionnaireResponseSearcher = Annotated[Principal, Depends(require("QuestionnaireResponse", "s"))]
+# Messages between a patient and their centre: patients and nurses only.
+CommunicationCreator = Annotated[Principal, Depends(require("Communication", "c"))]
+CommunicationReader = Annotated[Principal, Depends(require("Communication", "r"))]
+CommunicationSearcher = Annotated[Principal, Depends(require("Communication", "s"))]
+CommunicationUpdater = Annotated[Principal, Depends(require("Communication", "u"))]

@@ -34,6 +34,8 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         # Forms to answer, and the answers (a gateway's too).
         "patient/Questionnaire.rs",
         "patient/QuestionnaireResponse.crs",
+        # Messages to and from their centre (read: marking the centre's replies read).
+        "patient/Communication.crus",
     ),
     Role.nurse: (
         "user/Observation.rus",
@@ -50,6 +52,7 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "user/Encounter.rs",
         "user/Questionnaire.rs",
         "user/QuestionnaireResponse.rs",
+        "user/Communication.crus",
     ),
     Role.admin: (
         "user/Patient.crus",

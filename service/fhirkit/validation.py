@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.communication import Communication
 from fhir.resources.R4B.device import Device
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.patient import Patient
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from service.fhirkit.outcome import FhirError, Issue, IssueCode
 
 MODELS: dict[str, Any] = {
+    "Communication": Communication,
     "Observation": Observation,
     "Patient": Patient,
     "Device": Device,

@@ -102,6 +102,8 @@ class QueueRow(BaseModel):
     findings: list[FindingRead]
     # The last readings of each measurement the item is about, oldest first.
     trends: dict[str, list[TrendPoint]]
+    # The patient's messages no nurse has read yet: "message waiting", not a colour.
+    messages_waiting: int = 0
 
 
 class QueuePage(BaseModel):

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.errors import ApiError, Conflict, NotFound
 from service.ingest import repository as observations
+from service.messages import repository as messages
 from service.models_base import new_id
 from service.queue import readings as rule_readings
 from service.queue import repository
@@ -338,6 +339,7 @@ async def _rows(
     ids = [r.id for r in rows]
     found = await repository.findings_of_items(conn, ids)
     trends = await _trends(conn, rows, found, now, trend_points)
+    waiting = await messages.waiting_of_patients(conn, [r.patient_id for r in rows])
     today = now.astimezone(zone).date()
     return [
         QueueRow(
@@ -366,6 +368,7 @@ async def _rows(
             outcome=r.outcome,
             findings=[FindingRead.model_validate(f) for f in found.get(r.id, [])],
             trends=trends.get(r.patient_id, {}),
+            messages_waiting=waiting.get(r.patient_id, 0),
         )
         for r in rows
     ]

@@ -1,0 +1,146 @@
+"""Messages between a patient and their centre: sending, the thread, read status.
+
+A patient writes to the centre that follows them; a nurse of that centre answers. The
+patient's tablet and the nurse console call these functions as the FHIR routes do.
+A nurse's reply is health care work, so it is logged as resource use (action
+``secure_message``, the vocabulary's word for it) with the minutes it took; a
+patient's message is not a clinical colour, only "message waiting" in the queue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.auth.principal import Principal, Role
+from service.fhirkit.outcome import FhirError
+from service.messages import repository
+from service.messages.fhir_mapping import Draft
+from service.messages.models import FROM_CENTRE, FROM_PATIENT
+from service.models_base import new_id
+from service.patients import repository as patients
+from service.queue.schemas import Action
+from service.resource_use import service as resource_use
+from service.resource_use.schemas import ResourceUseCreate
+
+# What a reply costs when the nurse does not say: a short written answer.
+DEFAULT_REPLY_MINUTES = 3.0
+_NO_SKEW = timedelta(0)
+
+
+@dataclass(frozen=True)
+class Sent:
+    row: Mapping[Any, Any]
+    created: bool
+
+
+async def send(conn: AsyncConnection, principal: Principal, draft: Draft, now: datetime) -> Sent:
+    """Store the message once (a resend answers the stored one)."""
+    if principal.role not in (Role.patient, Role.nurse):
+        raise FhirError.one(403, "forbidden", "only patients and nurses write messages")
+    patient_id = draft.subject.removeprefix("Patient/")
+    patient = (
+        None if "/" in patient_id else await patients.get_for_readings(conn, principal, patient_id)
+    )
+    if patient is None:
+        raise FhirError.one(
+            422,
+            "not-found",
+            "the subject is not a patient you may write to",
+            "Communication.subject",
+        )
+    if patient.status == "ended":
+        raise FhirError.one(
+            422,
+            "processing",
+            "the patient's follow-up has ended; the centre no longer reads messages",
+            "Communication.subject",
+        )
+    from_patient = principal.role is Role.patient
+    if draft.minutes is not None and from_patient:
+        raise FhirError.one(
+            422, "invalid", "only a nurse logs minutes on a message", "Communication.extension"
+        )
+    if draft.in_response_to is not None and not await repository.exists_in_thread(
+        conn, patient.id, draft.in_response_to
+    ):
+        raise FhirError.one(
+            422, "not-found", "no such message in this thread", "Communication.inResponseTo"
+        )
+    row: dict[str, Any] = {
+        "id": new_id(),
+        "centre_id": patient.centre_id,
+        "patient_id": patient.id,
+        "direction": FROM_PATIENT if from_patient else FROM_CENTRE,
+        "sender": principal.subject,
+        "text": draft.text,
+        "in_response_to": draft.in_response_to,
+        "sent_at": draft.sent_at or now,
+        "read_at": None,
+        "read_by": None,
+        "dedup_key": _dedup_key(principal, draft),
+        "attachment_type": draft.attachment_type,
+        "attachment": draft.attachment,
+    }
+    created = await repository.insert_new(conn, row)
+    if not created:
+        stored = await repository.find_by_dedup(conn, patient.id, row["dedup_key"])
+        return Sent(stored._mapping, created=False)
+    if not from_patient:
+        minutes = draft.minutes if draft.minutes is not None else DEFAULT_REPLY_MINUTES
+        logged = ResourceUseCreate(action=Action.secure_message, minutes=minutes, occurred_at=now)
+        await resource_use.log_action(conn, principal, patient.id, logged, now, _NO_SKEW)
+    return Sent(row, created=True)
+
+
+def _dedup_key(principal: Principal, draft: Draft) -> str:
+    """The client's identifier if it sent one; else the content, so that a tablet that
+    resends the same words at the same moment stores them once."""
+    if draft.identifier is not None:
+        basis = ["identifier", principal.subject, draft.identifier]
+    else:
+        image = hashlib.sha256(draft.attachment or b"").hexdigest()
+        sent = draft.sent_at.isoformat() if draft.sent_at else ""
+        basis = ["content", principal.subject, draft.text, sent, image]
+    return hashlib.sha256("\x1f".join(basis).encode()).hexdigest()
+
+
+async def thread(
+    conn: AsyncConnection,
+    principal: Principal,
+    patient_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[Row[Any]]:
+    return await repository.search_visible(
+        conn, principal, patient_id=patient_id, after=after, limit=limit
+    )
+
+
+async def mark_read(
+    conn: AsyncConnection, principal: Principal, patient_id: str, now: datetime
+) -> Sequence[Row[Any]] | None:
+    """The caller has read the thread: the other side's unread messages are marked read
+    by them. None if the patient is not within reach."""
+    patient = await patients.get_for_readings(conn, principal, patient_id)
+    if patient is None:
+        return None
+    other_side = FROM_CENTRE if principal.role is Role.patient else FROM_PATIENT
+    reader = principal.subject
+    return await repository.mark_read(conn, principal, patient.id, other_side, reader, now)
+
+
+async def unread_for_patient(conn: AsyncConnection, patient_id: str) -> int:
+    """Replies the patient has not read yet (for the tablet's home screen)."""
+    return await repository.unread_from_centre(conn, patient_id)
+
+
+async def waiting_threads(conn: AsyncConnection, principal: Principal) -> Sequence[Row[Any]]:
+    """Patients whose messages no nurse has read yet, the longest waiting first."""
+    return await repository.waiting_threads(conn, principal)
