@@ -84,6 +84,19 @@ class Unprocessable(ApiError):
     fhir_code = "value"
 
 
+class Unavailable(ApiError):
+    """Not now, try again: the database is away, the pool's queue is full, or a race
+    went the other way. Answered with ``Retry-After`` so devices and clients back off;
+    nothing of the request was stored."""
+
+    status_code = 503
+    error = "unavailable"
+    fhir_code = "transient"
+
+    def __init__(self, detail: str, *, retry_after: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 def _is_fhir(request: Request) -> bool:
     return request.url.path.startswith("/fhir")
 

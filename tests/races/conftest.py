@@ -1,0 +1,46 @@
+"""Races need PostgreSQL (row locks, real concurrent connections; SQLite lets one writer
+in at a time) and, for the worker's jobs, a database of their own: the jobs scan every
+centre, and other tests' centres would change which lock each job meets first."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from service.app import create_app
+from service.settings import Settings
+from tests.conftest import _create_postgres_database, _drop_postgres_database, _migrate
+
+
+@pytest.fixture
+async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Settings]]:
+    url = await _create_postgres_database()
+    if url is None:
+        pytest.skip("PostgreSQL is not available (see the warning above)")
+    try:
+        await _migrate(url)
+        settings = Settings(
+            database_url=url, var_dir=tmp_path, db_pool_size=5, jobs_in_process=False
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://dho.test") as c:
+                yield app, c, settings
+    finally:
+        await _drop_postgres_database(url)
+
+
+async def waiting_on_locks(conn: AsyncConnection) -> int:
+    """How many other sessions of this database wait for a lock now."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND pid != pg_backend_pid()"
+    )
+    return int((await conn.execute(query)).scalar_one())
