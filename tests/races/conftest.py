@@ -4,7 +4,8 @@ centre, and other tests' centres would change which lock each job meets first.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,21 @@ async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncCl
 
 
 async def waiting_on_locks(conn: AsyncConnection) -> int:
-    """How many other sessions of this database wait for a lock now."""
+    """How many other sessions of this database wait for a lock now (a transaction sees
+    one snapshot of the statistics: each look ends its own)."""
     query = sa.text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         " AND wait_event_type = 'Lock' AND pid != pg_backend_pid()"
     )
-    return int((await conn.execute(query)).scalar_one())
+    count = int((await conn.execute(query)).scalar_one())
+    await conn.rollback()
+    return count
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait, by polling the database, for the state a race test sets up next."""
+    for _ in range(1000):
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the sessions never reached the state the test waits for")

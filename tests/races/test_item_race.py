@@ -11,7 +11,7 @@ import httpx
 import sqlalchemy as sa
 
 from tests.factories import auth, blood_pressure, create_centre, enrol, queue_of, set_care_plan
-from tests.races.conftest import waiting_on_locks
+from tests.races.conftest import until, waiting_on_locks
 
 
 async def test_a_reading_while_the_nurse_resolves_the_item_opens_a_new_one(
@@ -43,8 +43,11 @@ async def test_a_reading_while_the_nurse_resolves_the_item_opens_a_new_one(
                 headers=patient.headers,
             )
         )
-        while await waiting_on_locks(watcher) == 0 and not reading.done():
-            await asyncio.sleep(0.02)
+
+        async def reading_held() -> bool:
+            return reading.done() or await waiting_on_locks(watcher) >= 1
+
+        await until(reading_held)
         await nurse.execute(
             sa.text(
                 "UPDATE triage_item SET state = 'resolved', resolved_at = now(),"
