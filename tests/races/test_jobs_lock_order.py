@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from service.careplans import repository as careplans
 from service.queue import jobs
-from service.queue import repository as queue
 from service.worker.ticks import run_tick
 from tests.factories import (
     Centre,
@@ -77,26 +76,20 @@ async def test_the_scan_and_the_escalation_do_not_deadlock_on_the_centres(
     engine = app.state.dho.engine
     now = datetime.now(UTC) + timedelta(hours=1)
     centres = [await create_centre(app, settings), await create_centre(app, settings)]
-    reds = [await _measuring_red(client, settings, c) for c in centres]
-    async with engine.connect() as conn:
-        overdue = [r.centre_id for r in await queue.overdue_items(conn, now)]
-    assert len(overdue) == 2
-    # The escalation takes its first centre's counter, then wants the second's.
-    first, second = (next(c for c in centres if c.id == i) for i in overdue)
     silent: dict[str, str] = {}
-    held = None
-    for _ in range(10):
-        for centre in (first, second):
+    for _ in range(3):
+        for centre in centres:
             silent[(await _silent(app, client, settings, centre)).id] = centre.id
-        async with engine.connect() as conn:
-            order = [p.id for p in await careplans.active_with_plans(conn) if p.id in silent]
-        # Wanted: the scan meets the second centre first, and is held at the first
-        # centre's first patient, holding only the second centre's counter.
-        centres_met = [silent[p] for p in order]
-        if centres_met[0] == second.id and first.id in centres_met:
-            held = order[centres_met.index(first.id)]
-            break
-    assert held is not None
+    async with engine.connect() as conn:
+        order = [p.id for p in await careplans.active_with_plans(conn) if p.id in silent]
+    # The scan meets ``second`` first; it is held at ``first``'s first silent patient,
+    # holding only ``second``'s counter. The escalation is made to meet ``first``'s red
+    # item first: it takes ``first``'s counter, then wants ``second``'s.
+    second = next(c for c in centres if c.id == silent[order[0]])
+    first = next(c for c in centres if c is not second)
+    held = next(p for p in order if silent[p] == first.id)
+    # Opened in this order, the items are met in it by a scan without an order of its own.
+    reds = [await _measuring_red(client, settings, c) for c in (first, second)]
 
     async with engine.connect() as holder, engine.connect() as watcher:
         await holder.begin()
@@ -121,7 +114,7 @@ async def test_the_scan_and_the_escalation_do_not_deadlock_on_the_centres(
         results = await asyncio.gather(scan, escalation, return_exceptions=True)
 
     assert [type(r).__name__ for r in results if isinstance(r, BaseException)] == []
-    for centre, red in zip(centres, reds, strict=True):
+    for centre, red in zip((first, second), reds, strict=True):
         items = {i["patient_id"]: i for i in await queue_of(client, centre)}
         assert items[red.id]["escalation"] == "sla.claim"
         assert {p for p, c in silent.items() if c == centre.id} <= set(items)
