@@ -20,15 +20,18 @@ from tests.conftest import _create_postgres_database, _drop_postgres_database, _
 
 
 @pytest.fixture
-async def own_postgres(tmp_path: Path) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Settings]]:
+async def own_postgres(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Settings]]:
+    """A fresh database and an app on it; settings overrides by indirect parametrisation."""
+    overrides: dict[str, Any] = getattr(request, "param", {})
     url = await _create_postgres_database()
     if url is None:
         pytest.skip("PostgreSQL is not available (see the warning above)")
     try:
         await _migrate(url)
-        settings = Settings(
-            database_url=url, var_dir=tmp_path, db_pool_size=5, jobs_in_process=False
-        )
+        values: dict[str, Any] = {"db_pool_size": 5, "jobs_in_process": False, **overrides}
+        settings = Settings(database_url=url, var_dir=tmp_path, **values)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
