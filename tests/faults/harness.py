@@ -56,6 +56,9 @@ class Ledger:
     statuses: list[int] = field(default_factory=list)
     ok_at: list[float] = field(default_factory=list)
     recovery: dict[str, float] = field(default_factory=dict)
+    # Per SSE client: its centre, the position it started at, each seq it saw, resumes.
+    streams: dict[str, tuple[str, list[int]]] = field(default_factory=dict)
+    resumes: int = 0
 
 
 class Topology:
@@ -223,6 +226,57 @@ async def _nurse(
             await asyncio.sleep(rng.uniform(0.1, 0.3))
 
 
+async def _stream(
+    name: str,
+    centre_headers: tuple[str, dict[str, str]],
+    base: str,
+    bases: list[str],
+    ledger: Ledger,
+    stop: asyncio.Event,
+) -> None:
+    """A nurse's live queue: every event of the centre, in order; when the stream drops
+    (its process killed, the database restarted), it resumes with Last-Event-ID, from
+    the other process if its own is down."""
+    centre, headers = centre_headers
+    seen: list[int] = []
+    ledger.streams[name] = (centre, seen)
+    last_id: str | None = None
+    target = base
+    while not stop.is_set():
+        sent = {**headers, **({"Last-Event-ID": last_id} if last_id else {})}
+        try:
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(5, read=20)) as client,
+                client.stream("GET", f"{target}/api/queue/events", headers=sent) as answer,
+            ):
+                if answer.status_code != 200:
+                    ledger.statuses.append(answer.status_code)
+                    raise httpx.TransportError("refused")
+                async for line in answer.aiter_lines():
+                    if line.startswith("id: "):
+                        last_id = line[4:]
+                        position = int(last_id.rsplit(":", 1)[1])
+                        if not seen:
+                            seen.append(position)  # where the stream started
+                        elif position != seen[-1]:
+                            seen.append(position)
+                    if stop.is_set():
+                        return
+        except (httpx.TransportError, httpx.StreamError):
+            await asyncio.sleep(0.3)
+        if not stop.is_set():
+            ledger.resumes += 1
+            target = bases[(bases.index(target) + 1) % 2] if target != base else base
+            target = target if await _answers(target) else base
+
+
+async def _answers(base: str) -> bool:
+    with contextlib.suppress(httpx.TransportError):
+        async with httpx.AsyncClient(timeout=1) as client:
+            return (await client.get(f"{base}/health")).status_code == 200
+    return False
+
+
 async def _slow_upload(base: str, seconds: float) -> None:
     """Headers and part of a body, then a byte now and then: the upload held open."""
     host, port = base.removeprefix("http://").split(":")
@@ -262,9 +316,11 @@ async def _faults(
     await asyncio.sleep(step)
     moment = time.monotonic()
     await asyncio.to_thread(cluster.restart)
+    back = time.monotonic()
+    ledger.recovery["pg_ctl restart -m fast: database away"] = back - moment
     await asyncio.sleep(step / 2)
-    found = _first_ok_after(ledger, moment)
-    ledger.recovery["pg_ctl restart -m fast: first stored reading"] = (
+    found = _first_ok_after(ledger, back)
+    ledger.recovery["pg_ctl restart: first stored reading after"] = (
         found if found is not None else -1
     )
     await asyncio.sleep(step / 2)
@@ -319,6 +375,22 @@ async def _check(url: str, ledger: Ledger) -> list[tuple[str, str, bool]]:
                 "findings raising an item, in exactly one item",
                 f"{total - loose}/{total}",
                 loose == 0,
+            )
+        )
+        last = dict(
+            (
+                await conn.execute(sa.text("SELECT centre_id, last_event_seq FROM queue_policy"))
+            ).all()
+        )
+        broken = 0
+        for centre, seen in ledger.streams.values():
+            wanted = list(range(seen[0], int(last.get(centre, 0)) + 1)) if seen else [-1]
+            broken += seen != wanted
+        rows.append(
+            (
+                f"SSE clients with every event, in order ({ledger.resumes} resumes)",
+                f"{len(ledger.streams) - broken}/{len(ledger.streams)}",
+                broken == 0,
             )
         )
         doubled = sum(1 for names in ledger.claims.values() if len(names) > 1)
@@ -390,6 +462,15 @@ async def run(
         nurses, patients = await _setup(settings, topology.bases(), 12)
         ledger = Ledger()
         stop = asyncio.Event()
+        watching = asyncio.Event()
+        bases = topology.bases()
+        streams = [
+            asyncio.create_task(
+                _stream(f"sse{n}", nurses[n % 2], bases[n // 2], bases, ledger, watching)
+            )
+            for n in range(4)
+        ]
+        await asyncio.sleep(1)  # the streams are open before the first event
         load = [
             asyncio.create_task(_gateway(n, topology.bases(), patients, ledger, stop))
             for n in range(gateways)
@@ -416,6 +497,11 @@ async def run(
         )
         stop.set()
         await asyncio.gather(*load)
+        await asyncio.sleep(3)  # the streams catch up with the last events
+        watching.set()
+        for task in streams:
+            task.cancel()
+        await asyncio.gather(*streams, return_exceptions=True)
         return await _check(cluster.url, ledger), ledger.recovery
     finally:
         if topology is not None:
