@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium
+.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium fault-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.export $(BENCH_EXPORT_ARGS)
+
+# The fault harness (issue #17) on a PostgreSQL cluster of its own, for FAULT_SECONDS of
+# load; a 30-second run of it is part of `make test`.
+FAULT_SECONDS ?= 90
+fault-test: install
+	$(BIN)/python -m tests.faults.harness --seconds $(FAULT_SECONDS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from service import capability, console, health, logs, openapi_contract, worker
+from service.admission import Admission
 from service.audit.refusals import record_refusal
 from service.audit.router import router as audit_router
 from service.auth.dev_issuer import load_or_create_key, public_keyset
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 judge=judge or Triage(),
                 local_zone=ZoneInfo(settings.local_timezone),
                 queue_events=queue_events,
+                admission=Admission.from_settings(settings),
             )
             await queue_events.start()
             stop = asyncio.Event()

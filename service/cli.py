@@ -115,6 +115,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        # SIGTERM: the socket closes, requests in flight get this long to finish.
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
     return 0
 
@@ -189,7 +191,12 @@ def _worker(args: argparse.Namespace) -> int:
 
     async def both() -> None:
         # Research exports run beside the jobs: their own loop, claimed per export row.
-        await asyncio.gather(worker.run(get_settings()), exports.run(get_settings()))
+        settings = get_settings()
+        stop = asyncio.Event()
+        work = asyncio.gather(worker.run(settings, stop=stop), exports.run(settings, stop))
+        await drain.on_signal(work, stop, settings.shutdown_grace_seconds)
+
+    from service.worker import drain
 
     asyncio.run(both())
     return 0

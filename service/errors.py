@@ -8,7 +8,9 @@ Two vocabularies, each with one handler:
 ``ApiError`` subclasses carry their status code. Raised under a FHIR route they are
 answered as an ``OperationOutcome`` too, so the auth dependencies can be shared.
 Unexpected exceptions answer 500 with the request id only; the traceback goes to the
-log, which never holds personal data.
+log, which never holds personal data. An exception that says the database is away or
+busy (a restart, a full pool, a deadlock victim) answers 503 with ``Retry-After``
+instead: nothing was stored, and the same request will succeed shortly.
 
 Every handler then hands the status to an optional ``on_refusal`` hook: the audit
 trail records refused and failed requests too (``service.audit.refusals``).
@@ -22,6 +24,7 @@ from typing import ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -84,6 +87,24 @@ class Unprocessable(ApiError):
     fhir_code = "value"
 
 
+# What a 503 tells the client to wait before trying again: about how long a PostgreSQL
+# restart or a failover takes, short enough that a device's retry comes soon after.
+RETRY_AFTER_SECONDS = 2
+
+
+class Unavailable(ApiError):
+    """Not now, try again: the database is away, the pool's queue is full, or a race
+    went the other way. Answered with ``Retry-After`` so devices and clients back off;
+    nothing of the request was stored."""
+
+    status_code = 503
+    error = "unavailable"
+    fhir_code = "transient"
+
+    def __init__(self, detail: str, *, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 def _is_fhir(request: Request) -> bool:
     return request.url.path.startswith("/fhir")
 
@@ -127,6 +148,51 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "http_error", "detail": text}, exc.status_code, headers=headers)
 
 
+# SQLSTATE classes that mean "not now" rather than "wrong": connection exception (08),
+# insufficient resources (53: too many connections), operator intervention (57: admin
+# shutdown, the database is starting up), transaction rollback (40: deadlock, serialization).
+_TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is away or busy, so the request can be answered
+    503 (try again) instead of 500. The pool drops connections that failed this way,
+    so the service recovers by itself once the database is back."""
+    if isinstance(exc, (sa_exc.TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        origin: BaseException | None = exc.orig
+        while origin is not None:
+            state = getattr(origin, "sqlstate", None)
+            if isinstance(state, str) and state[:2] in _TRANSIENT_SQLSTATE_CLASSES:
+                return True
+            if isinstance(origin, ConnectionError):
+                return True
+            origin = origin.__cause__
+        # SQLite: another writer held the lock longer than the busy timeout.
+        return "database is locked" in str(exc.orig)
+    return False
+
+
+async def _unavailable(request: Request) -> Response:
+    detail = "the service is briefly unavailable; try again shortly"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _is_fhir(request):
+        return _outcome_response(503, [Issue("transient", detail)], headers)
+    return JSONResponse({"error": "unavailable", "detail": detail}, 503, headers=headers)
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """Database errors get a handler of their own, so a 503 is an answer, not a crash
+    the server logs as one (the catch-all's errors are re-raised after answering)."""
+    if database_unavailable(exc):
+        log.warning("database unavailable", extra={"error_type": type(exc).__name__})
+        return await _unavailable(request)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     request_id = current_request_id()
     log.exception("unhandled error", extra={"error_type": type(exc).__name__})
@@ -164,6 +230,8 @@ def install_handlers(app: FastAPI, on_refusal: RefusalHook | None = None) -> Non
         (FhirError, _fhir_error),
         (RequestValidationError, _validation_error),
         (StarletteHTTPException, _http_error),
+        (sa_exc.SQLAlchemyError, _database_error),
+        (ConnectionError, _database_error),
         (Exception, _unexpected),
     ]
     for exception_type, handler in handlers:

@@ -7,7 +7,8 @@ Rather than each route repeating the truth, ``declare_errors`` rewrites the gene
 document once, from what the service's plumbing does to every route:
 
 * every operation can answer 400 (the middleware refuses control characters; FHIR
-  routes answer a failed validation with 400) and 500 (an unexpected error);
+  routes answer a failed validation with 400), 500 (an unexpected error) and 503 with
+  ``Retry-After`` (the database away, or the process's pool queue full);
 * an operation behind a bearer token (``service.auth.deps.BearerToken`` declares its
   ``security``) answers 401 and 403;
 * one with path parameters answers 404 (missing, or outside the caller's reach);
@@ -96,6 +97,7 @@ _DESCRIPTIONS = {
     422: "The request is well formed but its content is refused",
     429: "Too many requests: come back later",
     500: "Internal error: quote the request id",
+    503: "Briefly unavailable (database away, or overloaded): retry after Retry-After seconds",
 }
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
 _FHIR_SEARCH = re.compile(r"^/fhir/([A-Z][A-Za-z]+)$")
@@ -166,7 +168,7 @@ def _declare(path: str, method: str, operation: dict[str, Any]) -> None:
         del responses["422"]
         if not fhir:
             responses["422"] = {"description": validation.get("description", "")}
-    statuses = {400, 500}
+    statuses = {400, 500, 503}
     if operation.get("security"):
         statuses |= {401, 403}
     if any(p.get("in") == "path" for p in operation.get("parameters", ())):
@@ -194,6 +196,11 @@ def _fill_error(status: int, response: dict[str, Any], fhir: bool) -> None:
         response.setdefault("headers", {})["WWW-Authenticate"] = {
             "description": "the bearer challenge, naming what was wrong with the token",
             "schema": {"type": "string"},
+        }
+    if status == 503:
+        response.setdefault("headers", {})["Retry-After"] = {
+            "description": "seconds to wait before sending the same request again",
+            "schema": {"type": "integer"},
         }
 
 

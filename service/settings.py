@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     max_page_size: int = 500
 
     db_pool_size: int = 10
+    # Requests that may wait for one of the pool's 2 x db_pool_size connections, per
+    # process; the next is answered 503 with Retry-After at once (service/admission.py).
+    db_queue_limit: int = Field(default=20, ge=0)
+    # SIGTERM: how long requests in flight (dho serve) and the tick or export under way
+    # (dho worker) may take to finish; then they are cut off, and a cut-off job's
+    # transaction rolls back, so another worker runs it.
+    shutdown_grace_seconds: float = Field(default=20.0, gt=0)
     # Run the background jobs (missing readings, SLA escalations) inside each API
     # process. Unset: yes on the embedded SQLite default (one process does it all), no
     # on PostgreSQL, where `dho worker` runs them.

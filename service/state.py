@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.admission import Admission
 from service.auth.tokens import TokenVerifier
 from service.fhirkit.catalogue import Catalogue
 from service.ingest.triage_seam import ReadingJudge
@@ -29,6 +30,7 @@ class AppState:
     judge: ReadingJudge
     local_zone: ZoneInfo
     queue_events: QueueNotifier
+    admission: Admission
 
 
 def app_state(request: Request) -> AppState:

@@ -27,7 +27,7 @@ def test_every_error_answer_is_declared_in_the_vocabulary_of_its_prefix() -> Non
     for path, item in document["paths"].items():
         for method, operation in item.items():
             errors = _errors(operation)
-            assert {"400", "500"} <= set(errors), (method, path)
+            assert {"400", "500", "503"} <= set(errors), (method, path)
             if operation.get("security"):
                 assert {"401", "403"} <= set(errors), (method, path)
             for status, response in errors.items():
@@ -76,11 +76,11 @@ def test_a_route_added_tomorrow_gets_its_errors_declared_without_saying_so() -> 
     app.include_router(fhir)
     paths = app.openapi()["paths"]
     api_errors = _errors(paths["/api/widgets/{widget_id}"]["post"])
-    assert set(api_errors) == {"400", "401", "403", "404", "413", "422", "500"}
+    assert set(api_errors) == {"400", "401", "403", "404", "413", "422", "500", "503"}
     assert all(r["content"] == API for r in api_errors.values())
     assert "WWW-Authenticate" in api_errors["401"]["headers"]
     fhir_errors = _errors(paths["/fhir/Widget/{widget_id}"]["get"])
-    assert set(fhir_errors) == {"400", "401", "403", "404", "500"}
+    assert set(fhir_errors) == {"400", "401", "403", "404", "500", "503"}
     assert all(r["content"] == FHIR for r in fhir_errors.values())
 
 

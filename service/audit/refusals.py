@@ -73,7 +73,12 @@ def interaction_of(method: str, route_path: str, path_params: Mapping[str, Any])
 
 
 async def record_refusal(request: Request, status: int) -> None:
-    """Record a refused or failed request on its own transaction (see the module)."""
+    """Record a refused or failed request on its own transaction (see the module).
+
+    Not a 503: the database was away or the process's pool full, so nothing reached
+    the patient's data, and a write to record it would fail or queue in its turn."""
+    if status == 503:
+        return
     route_path = getattr(request.scope.get("route"), "path", None)
     if not isinstance(route_path, str) or not touches_patient_data(route_path):
         return

@@ -31,6 +31,7 @@ IssueCode = Literal[
     "processing",
     "code-invalid",
     "exception",
+    "transient",
     "informational",
 ]
 

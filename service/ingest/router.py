@@ -12,7 +12,7 @@ from service.auth.deps import (
     ObservationSearcher,
     ObservationUpdater,
 )
-from service.deps import Db, State
+from service.deps import Db, State, admitted_transaction
 from service.fhirkit.body import read_bundle_body, read_fhir_body
 from service.fhirkit.bundles import encode_cursor, searchset
 from service.fhirkit.outcome import not_found
@@ -62,7 +62,7 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
     # The transaction opens here, after the body has arrived, rather than in the Db
     # dependency: a slow tablet upload then holds no pooled connection, and the hot
     # path skips a yield dependency. It commits before the response is built, as Db does.
-    async with state.engine.begin() as db:
+    async with admitted_transaction(state) as db:
         result = await ingest.create_observation(
             db, principal, body, ingest_context(state), raw=raw
         )

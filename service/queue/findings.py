@@ -13,9 +13,15 @@ from datetime import datetime
 from typing import Any
 
 import alerts
+from service.errors import Unavailable
 from service.models_base import new_id
 from service.queue import repository
 from service.queue.models import ItemState
+
+# How often find-or-create of the patient's item is tried before the request is
+# answered 503 (try again): more than one round needs a nurse to resolve a fresh item
+# in the few milliseconds between two statements, twice.
+_FIND_OR_CREATE_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,14 @@ async def record(
     now: datetime,
     *,
     actor: str | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Store new findings and raise the item. Answers the ids of the findings that
-    were new (a finding stored before is not stored, nor raised, again)."""
+    were new (a finding stored before is not stored, nor raised, again).
+
+    A job that touches many centres in one transaction passes ``events``: the queue
+    events are then collected there for ``repository.add_events`` to write at the end,
+    so the job takes the centres' event counters last and in one order (see there)."""
     if not found:
         return []
     snoozed = await _snoozed_keys(conn, subject.patient_id, now)
@@ -65,7 +76,13 @@ async def record(
             await repository.link_findings(conn, muted, current.id)
     if raising:
         await _fold_into_item(
-            conn, subject, [f for _, f in raising], [r["id"] for r, _ in raising], now, actor
+            conn,
+            subject,
+            [f for _, f in raising],
+            [r["id"] for r, _ in raising],
+            now,
+            actor,
+            events,
         )
     return [r["id"] for r in rows if r["id"] in new_ids]
 
@@ -117,37 +134,45 @@ async def _fold_into_item(
     finding_ids: Sequence[str],
     now: datetime,
     actor: str | None,
+    events: list[dict[str, Any]] | None,
 ) -> None:
     worst = alerts.Severity.worst(f.severity for f in found)
     critical = any(f.critical for f in found)
     technical = all(f.technical for f in found)
     event = {"centre_id": subject.centre_id, "patient_id": subject.patient_id, "actor": actor}
-    created = await repository.open_item(
-        conn,
-        {
-            "id": new_id(),
-            "centre_id": subject.centre_id,
-            "patient_id": subject.patient_id,
-            "severity": worst.value,
-            "critical": critical,
-            "technical": technical,
-            "state": ItemState.open.value,
-            "opened_at": now,
-            "waiting_since": now,
-            "updated_at": now,
-            "back_in_range": False,
-            "version": 1,
-        },
-    )
-    if created is not None:
-        await repository.link_findings(conn, finding_ids, created.id)
-        await repository.add_event(
-            conn,
-            {**event, "item_id": created.id, "kind": "created", "severity": worst.value, "at": now},
-        )
-        return
-    current = await repository.unresolved_item(conn, subject.patient_id, for_update=True)
-    assert current is not None  # the insert conflicted with it, and it is locked now
+    new_item = {
+        "centre_id": subject.centre_id,
+        "patient_id": subject.patient_id,
+        "severity": worst.value,
+        "critical": critical,
+        "technical": technical,
+        "state": ItemState.open.value,
+        "opened_at": now,
+        "waiting_since": now,
+        "updated_at": now,
+        "back_in_range": False,
+        "version": 1,
+    }
+    # Find or create, tried again when a nurse resolves the patient's item between the
+    # two steps: the insert then met the item (unresolved), the locking select no longer
+    # does (resolved), and the next insert succeeds. Each round sees a newer commit, so
+    # it settles at once unless nurses resolve a fresh item every few milliseconds.
+    for _ in range(_FIND_OR_CREATE_ROUNDS):
+        created = await repository.open_item(conn, {"id": new_id(), **new_item})
+        if created is not None:
+            await repository.link_findings(conn, finding_ids, created.id)
+            await _emit(
+                conn,
+                events,
+                {**event, "item_id": created.id, "kind": "created", "severity": worst.value},
+                now,
+            )
+            return
+        current = await repository.unresolved_item(conn, subject.patient_id, for_update=True)
+        if current is not None:
+            break
+    else:
+        raise Unavailable("the patient's queue item changed meanwhile; send the reading again")
     await repository.link_findings(conn, finding_ids, current.id)
     severity = alerts.Severity(current.severity)
     raised = worst > severity
@@ -172,7 +197,14 @@ async def _fold_into_item(
         # stream. Events take the centre's sequence lock, so they are kept for changes
         # a nurse must see (created, raised, reopened).
         return
-    await repository.add_event(
-        conn,
-        {**event, "item_id": current.id, "kind": kind, "severity": updated.severity, "at": now},
-    )
+    change = {**event, "item_id": current.id, "kind": kind, "severity": updated.severity}
+    await _emit(conn, events, change, now)
+
+
+async def _emit(
+    conn: Any, events: list[dict[str, Any]] | None, values: dict[str, Any], now: datetime
+) -> None:
+    if events is None:
+        await repository.add_event(conn, {**values, "at": now})
+    else:
+        events.append({**values, "at": now})

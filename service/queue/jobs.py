@@ -1,10 +1,15 @@
 """The queue's background work: readings that did not come, service levels that
-passed, snoozes that ended. Each is a scan of the present state, safe to repeat."""
+passed, snoozes that ended. Each is a scan of the present state, safe to repeat.
+
+Each job runs in one transaction over every centre. It touches items in patient order
+and writes its queue events at the end (``repository.add_events``), so two jobs, or a
+job and a live reading, never wait for each other in a cycle."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -30,20 +35,24 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     for row in await observations.device_last_heard(conn):
         devices[row.patient_id][row.device_id] = row.last_at
     raised = 0
-    for patient in await careplans.active_with_plans(conn):
+    events: list[dict[str, Any]] = []
+    patients = sorted(await careplans.active_with_plans(conn), key=lambda p: str(p.id))
+    for patient in patients:
         plan = to_alerts_plan(patient.protocol, patient.settings, patient.status)
         since = max(patient.enrolled_at, patient.active_since or patient.enrolled_at)
         found = alerts.scan_missing(
             plan, last_seen.get(patient.id, {}), devices.get(patient.id, {}), since, now
         )
         subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
-        raised += len(await queue_findings.record(conn, subject, found, now))
+        raised += len(await queue_findings.record(conn, subject, found, now, events=events))
+    await repository.add_events(conn, events)
     return f"{raised} new findings"
 
 
 async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:
     """Red items not claimed, or not resolved, within their centre's service level."""
     escalated = 0
+    events: list[dict[str, Any]] = []
     for row in await repository.overdue_items(conn, now):
         reason = "sla.claim" if row.state == ItemState.open.value else "sla.resolve"
         updated = await repository.update_item(
@@ -55,8 +64,7 @@ async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:
         if updated is None:
             continue
         escalated += 1
-        await repository.add_event(
-            conn,
+        events.append(
             {
                 "centre_id": row.centre_id,
                 "patient_id": row.patient_id,
@@ -66,14 +74,16 @@ async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:
                 "actor": None,
                 "detail": {"reason": reason},
                 "at": now,
-            },
+            }
         )
+    await repository.add_events(conn, events)
     return f"{escalated} escalated"
 
 
 async def wake_snoozed(conn: AsyncConnection, now: datetime) -> str:
     """Snoozed items whose time is up go back to the queue, waiting from now."""
     woken = 0
+    events: list[dict[str, Any]] = []
     for row in await repository.snoozes_ended(conn, now):
         updated = await repository.update_item(
             conn,
@@ -84,8 +94,7 @@ async def wake_snoozed(conn: AsyncConnection, now: datetime) -> str:
         if updated is None:
             continue
         woken += 1
-        await repository.add_event(
-            conn,
+        events.append(
             {
                 "centre_id": row.centre_id,
                 "patient_id": row.patient_id,
@@ -95,6 +104,7 @@ async def wake_snoozed(conn: AsyncConnection, now: datetime) -> str:
                 "actor": None,
                 "detail": {"reason": "snooze ended"},
                 "at": now,
-            },
+            }
         )
+    await repository.add_events(conn, events)
     return f"{woken} woken"

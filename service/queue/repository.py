@@ -191,6 +191,20 @@ async def add_event(conn: AsyncConnection, values: dict[str, Any]) -> int:
     return seq
 
 
+async def add_events(conn: AsyncConnection, values: Sequence[dict[str, Any]]) -> None:
+    """Write a job's collected events, centre by centre in one global order.
+
+    Each event holds its centre's counter row locked until commit. A job over many
+    centres that wrote its events as it went took the counters in whatever order its
+    scan met the centres, and two jobs (the missing-reading scan and the SLA escalation)
+    deadlocked at worker start. Written last, sorted by centre, every job takes its items'
+    locks first and the counters after, in the same order, and requests hold only one
+    centre's counter: no cycle is left. The sort is stable, so a centre's events keep
+    the order the job made them in."""
+    for one in sorted(values, key=lambda v: str(v["centre_id"])):
+        await add_event(conn, one)
+
+
 async def events_after(
     conn: AsyncConnection, after: Mapping[str, int], centres: Sequence[str], limit: int
 ) -> Sequence[Row[Any]]:
@@ -344,6 +358,8 @@ async def overdue_items(conn: AsyncConnection, now: datetime) -> Sequence[Row[An
             item.c.severity == "red",
             item.c.state.in_([ItemState.open.value, ItemState.claimed.value]),
         )
+        # Jobs lock items by patient, in one order (see ``add_events``).
+        .order_by(item.c.patient_id, item.c.id)
     )
     rows = (await conn.execute(query)).all()
     return [r for r in rows if _overdue(r, now)]
@@ -356,8 +372,10 @@ def _overdue(row: Any, now: datetime) -> bool:
 
 
 async def snoozes_ended(conn: AsyncConnection, now: datetime) -> Sequence[Row[Any]]:
-    query = sa.select(item).where(
-        item.c.state == ItemState.snoozed.value, item.c.snoozed_until <= now
+    query = (
+        sa.select(item)
+        .where(item.c.state == ItemState.snoozed.value, item.c.snoozed_until <= now)
+        .order_by(item.c.patient_id, item.c.id)
     )
     return (await conn.execute(query)).all()
 

@@ -57,6 +57,8 @@ async def run_jobs(engine: AsyncEngine, stop: asyncio.Event) -> None:
     tasks = [asyncio.create_task(_loop(job, engine, stop)) for job in JOBS]
     try:
         await stop.wait()
+        # Each loop ends after the tick it is in (``service.worker.drain`` bounds the wait).
+        await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         for task in tasks:
             task.cancel()
