@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     max_page_size: int = 500
 
     db_pool_size: int = 10
+    # Read-heavy work (research exports, evaluation, reports) reads from this database
+    # when set: a streaming replica of DHO_DATABASE_URL's. Unset: the primary.
+    read_database_url: str | None = None
+    # PostgreSQL roles made by migration 0018 (service/db_roles.py): the owner of the
+    # schema, which runs `dho migrate`, and the service's own role, which may only
+    # append to the audit trail.
+    db_owner_role: str = Field(default="dho_owner", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_service_role: str = Field(default="dho_service", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # Run the background jobs (missing readings, SLA escalations) inside each API
     # process. Unset: yes on the embedded SQLite default (one process does it all), no
     # on PostgreSQL, where `dho worker` runs them.
