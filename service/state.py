@@ -29,6 +29,8 @@ class AppState:
     judge: ReadingJudge
     local_zone: ZoneInfo
     queue_events: QueueNotifier
+    # DHO_READ_DATABASE_URL's engine, or ``engine`` itself when unset.
+    read_engine: AsyncEngine
 
 
 def app_state(request: Request) -> AppState:
