@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./var/dho.sqlite3"
+    # `dho migrate` connects with this URL when set: the schema owner's role (README,
+    # "Operations"), while DHO_DATABASE_URL names the service's own, lesser role.
+    migrate_database_url: str | None = None
     var_dir: Path = Path("./var")
     fhir_dir: Path = DEFAULT_FHIR_DIR
     # Wall-clock zone for readings sent with an unknown offset (-00:00) and date searches.
