@@ -383,7 +383,15 @@ def test_dockerfile_copies_only_what_the_service_needs(dockerfile: Dockerfile) -
         for args in stage.all("COPY")
         for source in copy_sources(args)
     }
-    assert sources == {"pyproject.toml", "README.md", "service", "alerts", "fhir", "migrations"}
+    assert sources == {
+        "requirements.lock",
+        "pyproject.toml",
+        "README.md",
+        "service",
+        "alerts",
+        "fhir",
+        "migrations",
+    }
 
 
 # --- .dockerignore -----------------------------------------------------------------------------
