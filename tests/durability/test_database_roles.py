@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from service import worker
 from service.app import create_app
 from service.models_base import new_id
 from service.settings import Settings
@@ -123,3 +124,6 @@ async def test_the_service_runs_under_its_own_role(
             assert [item["patient_id"] for item in items] == [patient.id]
             records = await audit_records(client, auditor_token(as_service, centre))
             assert {r["resource_type"] for r in records} >= {"Patient", "Observation"}
+    # Every background job (scans, escalations, exports, the sweep) under the same role.
+    outcomes = await worker.run_once(as_service)
+    assert [o for o in outcomes if o.error is not None] == []
