@@ -5,14 +5,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The lock of every transitive dependency with its hashes (requirements.lock for the
+# service, as the Dockerfile installs it; requirements-dev.lock adds the dev tools) is made
+# by this pinned pip-tools, in a virtualenv of its own: `make lock` after changing a pin
+# in pyproject.toml (tests/test_lock.py fails until the lock follows).
+LOCK_TOOL := pip-tools==7.5.2
+LOCK_VENV := .venv-lock
+LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium fault-test
+.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium fault-test lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+		($(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet $(LOCK_TOOL))
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra=dev --output-file=requirements-dev.lock pyproject.toml
+	# The service's lock starts from the dev lock's pins (pip-compile keeps the versions it
+	# finds in its output file), so tests and the image run the same versions.
+	cp requirements-dev.lock requirements.lock
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --output-file=requirements.lock pyproject.toml
 
 install: $(STAMP)
 
@@ -53,4 +70,4 @@ fault-test: install
 	$(BIN)/python -m tests.faults.harness --seconds $(FAULT_SECONDS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
+from service import db_roles
 from service.database import create_engine
 from service.models import metadata
 from service.settings import Settings
@@ -25,11 +26,26 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "postgresql" and _roles_exist_at(connection):
+            # Tables a later migration added get the service's grants, whoever ran it.
+            settings = Settings()
+            connection.exec_driver_sql(
+                db_roles.apply(settings.db_owner_role, settings.db_service_role)
+            )
         if connection.dialect.name == "sqlite":
             # Checked once, at the end, since enforcement is off while migrating.
             broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
             if broken is not None:
                 raise RuntimeError(f"the migration broke a foreign key of table {broken[0]}")
+
+
+def _roles_exist_at(connection: Connection) -> bool:
+    """Whether the database now stands at or after the revision that made the roles."""
+    current = context.get_context().get_current_revision()
+    if current is None:
+        return False
+    walked = context.script.walk_revisions(base="base", head=current)
+    return any(script.revision == db_roles.ROLES_REVISION for script in walked)
 
 
 def _foreign_keys_off(dbapi_connection: Any, _record: Any) -> None:

@@ -21,7 +21,7 @@ from service.careplans.router import fhir_router as careplans_fhir_router
 from service.careplans.router import router as careplans_router
 from service.centres.router import api_router as centres_api_router
 from service.centres.router import router as centres_router
-from service.database import create_engine
+from service.database import create_engine, create_read_engine, dispose
 from service.devices.loans_router import router as device_loans_router
 from service.devices.router import router as devices_fhir_router
 from service.errors import install_handlers
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        read_engine = create_read_engine(settings, engine)
         queue_events = QueueNotifier(engine)
         async with httpx.AsyncClient() as http:
             app.state.dho = AppState(
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 local_zone=ZoneInfo(settings.local_timezone),
                 queue_events=queue_events,
                 admission=Admission.from_settings(settings),
+                read_engine=read_engine,
             )
             await queue_events.start()
             stop = asyncio.Event()
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                 exports = asyncio.create_task(
                     research_runner.run_loop(
                         research_runner.tools_for(
-                            engine, app.state.dho.vault, app.state.dho.catalogue
+                            engine, app.state.dho.vault, app.state.dho.catalogue, read_engine
                         ),
                         settings,
                         stop,
@@ -115,7 +117,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                     await jobs
                 if exports is not None:
                     await exports
-                await engine.dispose()
+                await dispose(read_engine, engine)
 
     app = FastAPI(
         title="DHO: digital home follow-up",

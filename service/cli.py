@@ -124,7 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(_: argparse.Namespace) -> int:
     from service.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    settings = get_settings()
+    upgrade(settings.migrate_database_url or settings.database_url)
     print("database schema is up to date")
     return 0
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings
@@ -27,6 +27,25 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings)
+    return _postgres_engine(url, settings)
+
+
+def create_read_engine(settings: Settings, primary: AsyncEngine) -> AsyncEngine:
+    """The engine read-heavy work reads from (research exports, evaluation, reports):
+    ``DHO_READ_DATABASE_URL``, a streaming replica, when set; else the primary's own.
+    A replica lags its primary by a moment: what reads it must not need the write it
+    just made (those reads stay on the primary)."""
+    if not settings.read_database_url:
+        return primary
+    return _postgres_engine(make_url(settings.read_database_url), settings)
+
+
+async def dispose(*engines: AsyncEngine) -> None:
+    for engine in dict.fromkeys(engines):  # the read engine may be the primary itself
+        await engine.dispose()
+
+
+def _postgres_engine(url: URL, settings: Settings) -> AsyncEngine:
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,

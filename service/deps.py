@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.database import reading
 from service.state import AppState, app_state
 
 
@@ -30,5 +31,14 @@ async def admitted_transaction(state: AppState) -> AsyncIterator[AsyncConnection
             yield conn
 
 
+async def read_only_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection to the read replica (``DHO_READ_DATABASE_URL``; the primary when
+    unset) for read-heavy routes. Nothing written here: audit records go through
+    ``Db``, on the primary, in the same request."""
+    async with reading(app_state(request).read_engine) as conn:
+        yield conn
+
+
 Db = Annotated[AsyncConnection, Depends(db_transaction, scope="function")]
+ReadDb = Annotated[AsyncConnection, Depends(read_only_connection, scope="function")]
 State = Annotated[AppState, Depends(app_state)]

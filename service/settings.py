@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./var/dho.sqlite3"
+    # `dho migrate` connects with this URL when set: the schema owner's role (README,
+    # "Operations"), while DHO_DATABASE_URL names the service's own, lesser role.
+    migrate_database_url: str | None = None
     var_dir: Path = Path("./var")
     fhir_dir: Path = DEFAULT_FHIR_DIR
     # Wall-clock zone for readings sent with an unknown offset (-00:00) and date searches.
@@ -84,6 +87,14 @@ class Settings(BaseSettings):
     # (dho worker) may take to finish; then they are cut off, and a cut-off job's
     # transaction rolls back, so another worker runs it.
     shutdown_grace_seconds: float = Field(default=20.0, gt=0)
+    # Read-heavy work (research exports, evaluation, reports) reads from this database
+    # when set: a streaming replica of DHO_DATABASE_URL's. Unset: the primary.
+    read_database_url: str | None = None
+    # PostgreSQL roles made by migration 0018 (service/db_roles.py): the owner of the
+    # schema, which runs `dho migrate`, and the service's own role, which may only
+    # append to the audit trail.
+    db_owner_role: str = Field(default="dho_owner", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    db_service_role: str = Field(default="dho_service", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     # Run the background jobs (missing readings, SLA escalations) inside each API
     # process. Unset: yes on the embedded SQLite default (one process does it all), no
     # on PostgreSQL, where `dho worker` runs them.

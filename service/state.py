@@ -31,6 +31,8 @@ class AppState:
     local_zone: ZoneInfo
     queue_events: QueueNotifier
     admission: Admission
+    # DHO_READ_DATABASE_URL's engine, or ``engine`` itself when unset.
+    read_engine: AsyncEngine
 
 
 def app_state(request: Request) -> AppState:

@@ -27,7 +27,7 @@ COMPOSE_FILE = REPO_ROOT / "docker" / "compose.yaml"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
 APP_SERVICES = ("migrate", "api", "worker")
-LONG_RUNNING = ("db", "api", "worker")
+LONG_RUNNING = ("db", "api", "worker", "db-replica")
 SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL", re.IGNORECASE)
 # `${VAR:?message}`: compose refuses to start when VAR is unset or empty.
 REQUIRED_VARIABLE = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}")
@@ -157,7 +157,8 @@ def uses_our_image(service: dict[str, Any]) -> bool:
 
 
 def test_services_are_the_expected_ones(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"db", "migrate", "api", "worker"}
+    assert set(services) == {"db", "migrate", "api", "worker", "db-replica"}
+    assert services["db-replica"]["profiles"] == ["replica"], "the replica is optional"
     for name in APP_SERVICES:
         assert uses_our_image(services[name]), f"{name} must run the image built from docker/"
         assert services[name]["build"]["context"] == "..", "the build context is the repo root"
@@ -171,6 +172,17 @@ def test_database_is_postgres_16(services: dict[str, dict[str, Any]]) -> None:
     source = next(v for v in volumes if v.endswith(":/var/lib/postgresql/data")).split(":")[0]
     assert "/" not in source, "use a named volume, not a bind mount"
     assert "ports" not in services["db"], "the database must not be published on the host"
+
+
+def test_compose_runs_the_tested_topology(services: dict[str, dict[str, Any]]) -> None:
+    """Two API processes and two workers on one PostgreSQL, as the fault harness runs them;
+    the service's own role in DHO_DATABASE_URL, the owner's only for `dho migrate`."""
+    assert services["api"]["deploy"]["replicas"] == 2
+    assert services["worker"]["deploy"]["replicas"] == 2
+    assert "://dho_service:" in services["api"]["environment"]["DHO_DATABASE_URL"]
+    migrate = services["migrate"]["environment"]
+    assert "://dho:" in migrate["DHO_MIGRATE_DATABASE_URL"]
+    assert "/health/ready" in healthcheck_python(services["api"]["healthcheck"]["test"])
 
 
 def test_api_serves_on_8000_with_two_workers(services: dict[str, dict[str, Any]]) -> None:
@@ -371,7 +383,15 @@ def test_dockerfile_copies_only_what_the_service_needs(dockerfile: Dockerfile) -
         for args in stage.all("COPY")
         for source in copy_sources(args)
     }
-    assert sources == {"pyproject.toml", "README.md", "service", "alerts", "fhir", "migrations"}
+    assert sources == {
+        "requirements.lock",
+        "pyproject.toml",
+        "README.md",
+        "service",
+        "alerts",
+        "fhir",
+        "migrations",
+    }
 
 
 # --- .dockerignore -----------------------------------------------------------------------------

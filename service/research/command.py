@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
-from service.database import create_engine
+from service.database import create_engine, create_read_engine, dispose
 from service.fhirkit.catalogue import load_catalogue
 from service.models_base import new_id, utcnow
 from service.patients.identity_vault import vault_from_settings
@@ -46,9 +46,10 @@ def _bar(share: float) -> None:
 
 async def _run(settings: Settings, study_id: str, out: Path) -> int:
     engine = create_engine(settings)
+    reader = create_read_engine(settings, engine)
     try:
         tools = runner.tools_for(
-            engine, vault_from_settings(settings), load_catalogue(settings.fhir_dir)
+            engine, vault_from_settings(settings), load_catalogue(settings.fhir_dir), reader
         )
         principal = Principal(f"dho-cli:{getpass.getuser()}", Role.admin, issuer="dho-cli")
         now = utcnow()
@@ -110,7 +111,7 @@ async def _run(settings: Settings, study_id: str, out: Path) -> int:
             print(f"{f['sha256']}  {out / f['name']}")
         return 0
     finally:
-        await engine.dispose()
+        await dispose(reader, engine)
 
 
 async def _finish(

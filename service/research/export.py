@@ -66,6 +66,13 @@ class Tools:
     engine: AsyncEngine
     keyring: StudyKeyring
     catalogue: Catalogue
+    # Where the export's reads go: a read replica (DHO_READ_DATABASE_URL), or the
+    # primary. Its writes (offsets, releases, the job) always go to ``engine``.
+    reader: AsyncEngine | None = None
+
+    @property
+    def source(self) -> AsyncEngine:
+        return self.reader or self.engine
 
 
 def window_of(study: Any) -> tuple[datetime, datetime]:
@@ -123,11 +130,14 @@ async def run(
 
 
 async def _plan(tools: Tools, study_id: str, cut: datetime) -> Plan:
+    # The study and its centres from the primary (a replica may not have them yet);
+    # the cohort and every page of rows from the source.
     async with reading(tools.engine) as conn:
         study = await repository.get_study(conn, study_id)
         if study is None:
             raise LookupError("the study no longer exists")
         centres = (await repository.links(conn, [study_id]))[0][study_id]
+    async with reading(tools.source) as conn:
         members = await subjects.cohort(conn, study, centres, cut)
     names = Pseudonyms(tools.keyring.open(study.id, study.key_ciphertext, study.key_id))
     drawn = await _offsets(tools.engine, study, members)
@@ -190,7 +200,7 @@ async def _write(
         await asyncio.to_thread(sinks["patients"].write, patients)
         expected = 0
         if "readings" in plan.kinds:
-            totals = await _counts(tools.engine, plan, "readings")
+            totals = await _counts(tools.source, plan, "readings")
             expected = sum(totals.get(p.id, 0) for p in plan.people)
         written = 0
         reported = monotonic()
@@ -199,7 +209,7 @@ async def _write(
         # time and the writer's overlap. Writes stay in order, one at a time.
         writing: concurrent.futures.Future[None] | None = None
         try:
-            async for done, person, kind, rows in _every_page(tools.engine, plan):
+            async for done, person, kind, rows in _every_page(tools.source, plan):
                 if writing is not None:
                     await asyncio.wrap_future(writing)
                 sink = sinks.get(kinds.KINDS[kind].table)
@@ -277,7 +287,7 @@ async def _finish(
     if not suppressed or len(suppressed) >= Aggregates.for_study(study.k).threshold:
         suppressed_records = {}
         for kind in (k for table in plan.row_tables for k in kinds.of_table(table)):
-            counts = await _counts(tools.engine, plan, kind) if suppressed else {}
+            counts = await _counts(tools.source, plan, kind) if suppressed else {}
             suppressed_records[kind] = sum(n for p, n in counts.items() if p in suppressed)
     config = report.configuration(study, plan.released, release.quasi_identifiers)
     document = report.build(
@@ -291,7 +301,7 @@ async def _finish(
         value_limits=plan.limits.describe(),
         aggregates=aggregates,
     )
-    async with reading(tools.engine) as conn:
+    async with reading(tools.source) as conn:
         source_names, serials = await repository.identities(conn, plan.centres)
     needles = checks.Needles.build(source_names, serials, vocabulary(tools.catalogue, document))
     document["k_reached"] = await asyncio.to_thread(

@@ -49,8 +49,14 @@ def job_dir(settings: Settings, job_id: str) -> Path:
     return exports_dir(settings) / job_id
 
 
-def tools_for(engine: AsyncEngine, vault: IdentityVault, catalogue: Catalogue) -> export.Tools:
-    return export.Tools(engine, StudyKeyring.from_vault(vault), catalogue)
+def tools_for(
+    engine: AsyncEngine,
+    vault: IdentityVault,
+    catalogue: Catalogue,
+    reader: AsyncEngine | None = None,
+) -> export.Tools:
+    """``reader``: where the export reads its rows (a read replica), if not ``engine``."""
+    return export.Tools(engine, StudyKeyring.from_vault(vault), catalogue, reader)
 
 
 async def run_pending(tools: export.Tools, settings: Settings) -> int:
@@ -204,11 +210,13 @@ async def run_loop(tools: export.Tools, settings: Settings, stop: asyncio.Event)
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """The loop on an engine of its own: what ``dho worker`` runs beside its jobs."""
-    from service.database import create_engine
+    from service.database import create_engine, create_read_engine, dispose
 
     engine = create_engine(settings)
+    reader = create_read_engine(settings, engine)
     try:
-        tools = tools_for(engine, vault_from_settings(settings), load_catalogue(settings.fhir_dir))
+        vault, catalogue = vault_from_settings(settings), load_catalogue(settings.fhir_dir)
+        tools = tools_for(engine, vault, catalogue, reader)
         await run_loop(tools, settings, stop or asyncio.Event())
     finally:
-        await engine.dispose()
+        await dispose(reader, engine)

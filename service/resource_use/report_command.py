@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
-from service.database import create_engine
+from service.database import create_engine, create_read_engine, dispose, reading
 from service.errors import ApiError
 from service.models_base import utcnow
 from service.resource_use import evaluation, report
@@ -31,11 +31,12 @@ def operator(centre_id: str) -> Principal:
 async def build(settings: Settings, centre_id: str, first: date, last: date, lang: Lang) -> str:
     """The report's HTML; raises ``ApiError`` for an unknown centre or a bad period."""
     engine = create_engine(settings)
+    reader = create_read_engine(settings, engine)
     principal = operator(centre_id)
     try:
-        async with engine.begin() as conn:
+        async with reading(reader) as source:
             result = await evaluation.evaluate(
-                conn,
+                source,
                 principal,
                 centre_id,
                 first,
@@ -43,6 +44,7 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
                 ZoneInfo(settings.local_timezone),
                 utcnow(),
             )
+        async with engine.begin() as conn:
             await audit.record(
                 conn,
                 principal,
@@ -53,7 +55,7 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
                 query=f"from={first.isoformat()}&to={last.isoformat()}&lang={lang}",
             )
     finally:
-        await engine.dispose()
+        await dispose(reader, engine)
     return report.render(result, lang)
 
 

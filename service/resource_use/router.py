@@ -25,7 +25,7 @@ from service.auth.deps import (
     ResourceUseReader,
 )
 from service.auth.principal import Principal
-from service.deps import Db, State
+from service.deps import Db, ReadDb, State
 from service.models_base import utcnow
 from service.resource_use import evaluation, export
 from service.resource_use import service as resource_use
@@ -146,6 +146,7 @@ async def read_evaluation(
     request: Request,
     principal: EvaluationReader,
     db: Db,
+    source: ReadDb,
     state: State,
     centre: CentreParam,
     first: FromParam,
@@ -158,7 +159,7 @@ async def read_evaluation(
     events, which the report and the CSV print as "<5".
     """
     result = await evaluation.evaluate(
-        db, principal, centre, first, last, state.local_zone, utcnow()
+        source, principal, centre, first, last, state.local_zone, utcnow()
     )
     await _record_evaluation(db, principal, request, centre, "operation")
     return result
@@ -176,6 +177,7 @@ async def export_evaluation(
     request: Request,
     principal: EvaluationReader,
     db: Db,
+    source: ReadDb,
     state: State,
     centre: CentreParam,
     first: FromParam,
@@ -184,7 +186,7 @@ async def export_evaluation(
     """The same figures as CSV for a spreadsheet, one row per figure and cohort, with
     the small-number rule applied: this file leaves the centre."""
     result = await evaluation.evaluate(
-        db, principal, centre, first, last, state.local_zone, utcnow()
+        source, principal, centre, first, last, state.local_zone, utcnow()
     )
     await _record_evaluation(db, principal, request, centre, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.database import create_engine
+from service.database import create_engine, create_read_engine, dispose
 from service.logs import configure
 from service.models_base import utcnow
 from service.queue import jobs as queue_jobs
@@ -84,6 +84,7 @@ async def run_once(settings: Settings) -> list[Outcome]:
 
     configure(settings.log_level)
     engine = create_engine(settings)
+    reader = create_read_engine(settings, engine)
     outcomes: list[Outcome] = []
     try:
         for job in JOBS:
@@ -95,7 +96,7 @@ async def run_once(settings: Settings) -> list[Outcome]:
                 outcomes.append(Outcome(job.name, None, type(error).__name__))
         try:
             tools = exports.tools_for(
-                engine, vault_from_settings(settings), load_catalogue(settings.fhir_dir)
+                engine, vault_from_settings(settings), load_catalogue(settings.fhir_dir), reader
             )
             await exports.sweep(engine, settings, utcnow())
             ran = await exports.run_pending(tools, settings)
@@ -104,7 +105,7 @@ async def run_once(settings: Settings) -> list[Outcome]:
             log.exception("job failed", extra={"event": "research_exports"})
             outcomes.append(Outcome("research_exports", None, type(error).__name__))
     finally:
-        await engine.dispose()
+        await dispose(reader, engine)
     return outcomes
 
 
