@@ -28,6 +28,7 @@ from service.errors import install_handlers
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
 from service.ingest.triage_seam import ReadingJudge
+from service.me.router import router as me_router
 from service.messages.router import api_router as messages_api_router
 from service.messages.router import router as messages_router
 from service.middleware import RequestMiddleware
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(questionnaires_router)
     app.include_router(messages_router)
     app.include_router(messages_api_router)
+    app.include_router(me_router)
     # The nurse console's pages (and the development login), after the API's handlers.
     console.install(app, dev_issuer=settings.dev_issuer_enabled)
     openapi_contract.install(app)

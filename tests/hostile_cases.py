@@ -1570,6 +1570,21 @@ MESSAGES = [
         like_missing=True,
     ),
     Case(
+        "nurse of B reads a patient's home screen (only a patient's own token)",
+        lambda w, t: get("/api/me/home", w.b.nurse_token),
+        403,
+    ),
+    Case(
+        "gateway of A reads the home screen",
+        lambda w, t: get("/api/me/home", w.system_a),
+        403,
+    ),
+    Case(
+        "anonymous caller reads the home screen",
+        lambda w, t: get("/api/me/home", None),
+        401,
+    ),
+    Case(
         "anonymous caller writes a message",
         lambda w, t: post("/fhir/Communication", None, note_to(t.patient)),
         401,

@@ -1,0 +1,127 @@
+"""The tablet's home screen in one call: today's tasks by the care plan's schedule, the
+latest advice with its colour, unread replies, and the latest readings.
+
+The rules of what is due live in ``alerts.due``; this module only gathers what they
+need (the plan, when each measurement was last taken, the patient's day in the centre's
+time zone) and names each task in the patient's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import alerts
+from alerts.due import due_today
+from alerts.text import FORMS, name
+from service.auth.principal import Principal
+from service.careplans import repository as careplans
+from service.careplans.service import to_alerts_plan
+from service.centres import repository as centres
+from service.errors import NotFound
+from service.ingest.triage_seam import ReadingJudge
+from service.me import repository
+from service.me.schemas import AdviceRead, HomeRead, ReadingRead, TaskRead
+from service.messages import service as messages
+from service.patients import repository as patients
+from service.questionnaires.forms import Forms
+
+RECENT_READINGS = 10
+
+
+async def home(
+    conn: AsyncConnection,
+    principal: Principal,
+    judge: ReadingJudge,
+    forms: Forms,
+    fallback_zone: ZoneInfo,
+    now: datetime,
+) -> tuple[HomeRead, str]:
+    """The home screen, and the patient's centre (for the audit record)."""
+    patient = await patients.get_for_readings(conn, principal, principal.subject)
+    if patient is None:
+        raise NotFound("no such patient")
+    centre = await centres.get(conn, patient.centre_id)
+    zone = ZoneInfo(centre.time_zone) if centre is not None else fallback_zone
+    today = now.astimezone(zone).date()
+    day_start = datetime.combine(today, time(0), zone)
+    day_end = datetime.combine(today + timedelta(days=1), time(0), zone)
+    seen = await repository.last_seen(conn, principal, patient.id)
+    plan_row = await careplans.current(conn, patient.id)
+    tasks: list[TaskRead] = []
+    if plan_row is not None:
+        plan = to_alerts_plan(plan_row.protocol, plan_row.settings, patient.status)
+        protocol = alerts.load_protocol(plan.protocol)
+        due = due_today(plan, protocol, seen, day_start, day_end)
+        tasks = [_task(task.measurement, task.done, task.last_at, forms) for task in due]
+    rows = await repository.recent(conn, principal, patient.id, RECENT_READINGS)
+    verdicts = await judge.verdicts(conn, [row._mapping for row in rows])
+    answer = HomeRead(
+        patient_id=patient.id,
+        today=today,
+        time_zone=str(zone),
+        follow_up=patient.status,
+        tasks=tasks,
+        advice=_latest_advice(rows, verdicts),
+        unread_messages=await messages.unread_for_patient(conn, patient.id),
+        recent_readings=[_reading(row._mapping) for row in rows],
+    )
+    return answer, patient.centre_id
+
+
+def _task(measurement: str, done: bool, last_at: datetime | None, forms: Forms) -> TaskRead:
+    form = _form_of(measurement, forms)
+    titles = FORMS.get(measurement)
+    title_nb, title_en = titles if titles else (name(measurement, "nb"), name(measurement, "en"))
+    return TaskRead(
+        measurement=measurement,
+        is_form=measurement in FORMS,
+        form=form,
+        title_nb=title_nb[:1].upper() + title_nb[1:],
+        title_en=title_en[:1].upper() + title_en[1:],
+        done=done,
+        last_at=last_at,
+    )
+
+
+def _form_of(measurement: str, forms: Forms) -> str | None:
+    """The Questionnaire whose score or answer is stored as this measurement."""
+    for form in forms.all():
+        if (
+            form.score_measurement == measurement
+            or measurement in form.answer_measurements.values()
+        ):
+            return form.id
+    return None
+
+
+def _latest_advice(rows: Any, verdicts: Mapping[str, Any]) -> AdviceRead | None:
+    for row in rows:
+        verdict = verdicts.get(row.id)
+        if verdict is not None:
+            return AdviceRead(
+                measurement=row.measurement,
+                at=row.effective_at,
+                colour=verdict.severity,
+                critical=verdict.critical,
+                advice_nb=verdict.advice_nb,
+                advice_en=verdict.advice_en,
+            )
+    return None
+
+
+def _reading(row: Mapping[Any, Any]) -> ReadingRead:
+    return ReadingRead(
+        id=row["id"],
+        measurement=row["measurement"],
+        value=row["value"],
+        unit=row["unit"],
+        original_value=row["original_value"],
+        original_unit=row["original_unit"],
+        components=row["components"],
+        effective_at=row["effective_at"],
+    )
