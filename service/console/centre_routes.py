@@ -104,11 +104,11 @@ def _charts(result: Evaluation, page: Page) -> list[tuple[str, Markup]]:
     t = page.texts
     figures = result.overall
     severities = [
-        (t(f"severity.{name}"), [Value(f.value, t.number(f.value))])
+        (t(f"severity.{name}"), [Value(f.value, t.shown(f.value))])
         for name, f in sorted(figures.items.by_severity.items())
     ]
     actions = [
-        (t(f"action_code.{name}"), [Value(a.minutes, t.number(a.minutes))])
+        (t(f"action_code.{name}"), [Value(a.minutes, t.shown(a.minutes))])
         for name, a in sorted(figures.nurse_time.by_action.items())
     ]
     series = [Series(t("centre.chart_series"), "#003a70")]

@@ -71,6 +71,10 @@ class Texts:
     def number(self, value: float | None) -> str:
         return "" if value is None else alert_text.number(value, self.lang)  # type: ignore[arg-type]
 
+    def shown(self, value: float | None) -> str:
+        """An evaluation figure: None only where the small-number rule hid it."""
+        return "<5" if value is None else self.number(value)
+
     def quantity(self, measurement: str, value: float | None) -> str:
         if value is None:
             return ""

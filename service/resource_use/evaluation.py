@@ -23,6 +23,7 @@ from service.auth.principal import Principal
 from service.careplans import service as careplans
 from service.errors import ApiError, NotFound
 from service.queue import readings as rule_readings
+from service.resource_use import disclosure
 from service.resource_use import evaluation_repository as repository
 from service.resource_use.evaluation_schemas import Evaluation, Figures
 from service.resource_use.figures import (
@@ -51,7 +52,11 @@ async def evaluate(
     last: date,
     zone: ZoneInfo,
     now: datetime,
+    *,
+    exact: bool = False,
 ) -> Evaluation:
+    """The centre's figures after the small-number rule (``disclosure``); ``exact``: as
+    computed, for the centre's own leaders checking their data (the API's opt-in)."""
     if first < EARLIEST or last > LATEST:
         raise ApiError(f"from and to: dates between {EARLIEST} and {LATEST}")
     if last < first:
@@ -68,7 +73,7 @@ async def evaluate(
     for patient in facts.patients:
         by_municipality[patient.municipality].add(patient.id)
         by_protocol[patient.protocol or NO_PROTOCOL].add(patient.id)
-    return Evaluation(
+    computed = Evaluation(
         centre_id=centre.id,
         centre_name=centre.name,
         period_from=first,
@@ -80,6 +85,8 @@ async def evaluate(
         by_municipality=_cohorts(facts, by_municipality, period, zone),
         by_protocol=_cohorts(facts, by_protocol, period, zone),
     )
+    # Every format shows the figures after the small-number rule, never before.
+    return computed if exact else disclosure.disclose(computed)
 
 
 def _cohorts(

@@ -1,9 +1,9 @@
 """The evaluation's figures as the API answers them.
 
 Every number that rests on a count carries that count and a ``small`` flag (the count
-is 1 to 4). The API gives the number itself, since its callers (the centre's leaders
-and admins) may see the patients anyway; the human report and the CSV export, which
-leave the centre, print "<5" instead (``service.resource_use.export``).
+is 1 to 4). Every format shows the same cells: ``service.resource_use.disclosure``
+removes what rests on 1 to 4 patients or events (and what would give it back by
+subtraction) before the API, the CSV, the report or the console sees the figures.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ class Figure(BaseModel):
     """A value and the number of patients, items or events it is computed from."""
 
     value: float | None
-    count: int
+    # None where the small-number rule hides it (service.resource_use.disclosure).
+    count: int | None
     small: bool
 
     @classmethod
@@ -42,16 +43,17 @@ class Distribution(BaseModel):
 
 
 class PatientDays(BaseModel):
-    active: float
-    paused: float
-    total: float
+    # A plain number is None where the small-number rule hides it.
+    active: float | None
+    paused: float | None
+    total: float | None
 
 
 class Adherence(BaseModel):
     """Readings received against expected, in whole schedule periods of active days."""
 
-    expected: int
-    received: int
+    expected: int | None
+    received: int | None
     # received / expected; ``count``: patients with a schedule in the period.
     ratio: Figure
     patients_without_plan: Figure
@@ -70,14 +72,14 @@ class Items(BaseModel):
 
 class ActionTime(BaseModel):
     events: Figure
-    minutes: float
+    minutes: float | None
     per_patient_month: Figure
 
 
 class NurseTime(BaseModel):
     """Logged minutes; a patient-month is 30 follow-up days (active and paused)."""
 
-    minutes: float
+    minutes: float | None
     per_patient_month: Figure
     by_action: dict[str, ActionTime]
 
@@ -94,11 +96,11 @@ class BeforeAfter(BaseModel):
     period; only what was reported counts."""
 
     patients: Figure
-    before_patient_years: float
-    after_patient_years: float
+    before_patient_years: float | None
+    after_patient_years: float | None
     patients_with_reports: Figure
     # Hospital stays reported without a discharge: admissions, but not in bed days.
-    stays_without_discharge: int
+    stays_without_discharge: int | None
     measures: dict[str, Comparison]
 
 
@@ -127,3 +129,6 @@ class Evaluation(BaseModel):
     by_municipality: dict[str, Figures]
     # "none": patients without a care plan.
     by_protocol: dict[str, Figures]
+    # Where the small-number rule hid a value ("cohort/group/path"), and the rule.
+    suppressed: list[str] = []
+    disclosure_rule: str = ""

@@ -1,9 +1,10 @@
 """Figures as they leave the centre: the small-number rule, number formats, and the CSV
 export of the aggregate figures.
 
-The rule, applied here and nowhere else: a count from 1 to 4, and any value computed
-from such a count (a rate, a median, the minutes of four calls), is written "<5". Zero
-is written as zero: it tells no one anything about a person.
+The rule itself lives in ``service.resource_use.disclosure`` and has been applied to
+the figures before they reach this module: a hidden value is None (a figure's also
+``small``) and is written "<5". Zero is written as zero: it tells no one anything about
+a person.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def number(value: float | None, lang: Lang, digits: int = 1) -> str:
     return text
 
 
+def plain_number(value: float | None, lang: Lang, digits: int = 1) -> str:
+    """A plain number of the figures: None only where the small-number rule hid it."""
+    return SMALL if value is None else number(value, lang, digits)
+
+
 def shown(figure: Figure, lang: Lang, digits: int = 1) -> str:
     if figure.small:
         return SMALL
@@ -56,58 +62,41 @@ def bar(figure: Figure, lang: Lang, digits: int = 1) -> Value:
 
 def csv_text(evaluation: Evaluation) -> str:
     """One row per figure and cohort: machine-readable numbers (decimal point, no
-    grouping), "<5" where the rule applies, and what each value rests on."""
+    grouping), "<5" where the small-number rule hides a value (``disclosure``), and
+    what each value rests on. The last row states the rule."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
+    hidden = set(evaluation.suppressed)
     cohorts: list[tuple[str, str, BaseModel]] = [
         ("centre", evaluation.centre_id, evaluation.overall)
     ]
     cohorts += [("municipality", k, f) for k, f in evaluation.by_municipality.items()]
     cohorts += [("protocol", k, f) for k, f in evaluation.by_protocol.items()]
     for cohort, group, figures in cohorts:
-        # Every value of a cohort rests on its patients: with 1 to 4 of them, none is shown
-        # (their patient-years, minutes and rates would give the hidden count back).
-        floor = getattr(figures, "patients", None)
-        for name, value, based_on in _walk("", figures, floor):
+        for name, value, based_on in _walk("", figures):
+            if f"{cohort}/{group}/{name}" in hidden:
+                value, based_on = SMALL, SMALL
             writer.writerow((cohort, group, name, value, based_on))
+    writer.writerow(("rule", "", "disclosure", evaluation.disclosure_rule, ""))
     return out.getvalue()
 
 
-def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, str, str]]:
-    """Leaves of the figures as (dotted name, value, based on). A value is hidden when
-    it, or any count it rests on (the cohort's patients, the ``events``, ``n`` or
-    ``ratio`` of its model, the actions behind logged minutes), is 1 to 4."""
+def _walk(prefix: str, node: Any) -> Iterator[tuple[str, str, str]]:
+    """Leaves of the figures as (dotted name, value, what it rests on)."""
     if isinstance(node, Figure):
-        hidden = node.small or (base is not None and base.small)
-        yield prefix, SMALL if hidden else _plain(node.value), SMALL if hidden else str(node.count)
+        based_on = "" if node.count is None else str(node.count)
+        yield prefix, _plain(node.value), based_on
     elif isinstance(node, BaseModel):
-        own = _own_count(node)
-        if base is not None and base.small:
-            own = base
         for name in type(node).model_fields:
-            yield from _walk(_join(prefix, name), getattr(node, name), own or base)
+            yield from _walk(_join(prefix, name), getattr(node, name))
     elif isinstance(node, dict):
         for key, value in node.items():
-            yield from _walk(_join(prefix, str(key)), value, base)
-    elif base is not None and base.small:
-        yield prefix, SMALL, SMALL
+            yield from _walk(_join(prefix, str(key)), value)
     elif isinstance(node, bool | int):
-        yield prefix, small_int(int(node)), ""
+        yield prefix, str(int(node)), ""
     else:
-        yield prefix, _plain(node), str(base.count) if base is not None else ""
-
-
-def _own_count(node: BaseModel) -> Figure | None:
-    """The count a model's bare numbers rest on, if it has one of its own."""
-    for name in ("events", "n", "ratio"):
-        own = getattr(node, name, None)
-        if isinstance(own, Figure):
-            return own
-    by_action = getattr(node, "by_action", None)
-    if isinstance(by_action, dict):
-        return Figure.counted(sum(a.events.count for a in by_action.values()))
-    return None
+        yield prefix, _plain(node), ""
 
 
 def _plain(value: float | None) -> str:

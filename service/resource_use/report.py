@@ -15,7 +15,7 @@ from html import escape
 from service.queue.schemas import Action
 from service.resource_use.charts import Series, Value, bar_chart
 from service.resource_use.evaluation_schemas import Evaluation, Figures
-from service.resource_use.export import bar, count, number, shown
+from service.resource_use.export import bar, count, number, plain_number, shown
 from service.resource_use.figures import CONTACT_ACTIONS, SEVERITIES
 from service.resource_use.report_method import METHOD, caveats
 from service.resource_use.report_text import (
@@ -83,8 +83,8 @@ def _summary(figures: Figures, lang: Lang) -> str:
     rows = [
         (word("patients", lang), count(figures.patients, lang)),
         (word("newly_enrolled", lang), count(figures.newly_enrolled, lang)),
-        (word("active_days", lang), number(figures.patient_days.active, lang)),
-        (word("paused_days", lang), number(figures.patient_days.paused, lang)),
+        (word("active_days", lang), plain_number(figures.patient_days.active, lang)),
+        (word("paused_days", lang), plain_number(figures.patient_days.paused, lang)),
         (word("adherence", lang), _percent(adherence.value, adherence.small, lang)),
         *(
             (
@@ -219,7 +219,7 @@ def _cohort_table(
         [
             label(dict(names), key, lang),
             count(f.patients, lang),
-            number(f.patient_days.active, lang),
+            plain_number(f.patient_days.active, lang),
             _percent(f.adherence.ratio.value, f.adherence.ratio.small, lang),
             *(shown(f.items.per_patient_week[s], lang, 2) for s in SEVERITIES),
             shown(f.nurse_time.per_patient_month, lang),

@@ -86,10 +86,16 @@ def caveats(figures: Figures, lang: Lang) -> list[str]:
     shown_reported = "<5" if reported.small else str(reported.count)
     items = [
         (
-            "Tall fra 1 til 4 vises som «<5», og det samme gjelder rater og tider som bygger på "
-            "så få. Med få pasienter er alle rater usikre.",
-            "Counts from 1 to 4 are shown as '<5', and so are rates and times resting on so "
-            "few. With few patients every rate is uncertain.",
+            "Alle tall som bygger på 1 til 4 pasienter eller hendelser vises som «<5», hva "
+            "de enn heter (også pasientdøgn, minutter og rater). Der en sum vises og nøyaktig "
+            "én av delene (kommuner, protokoller) er skjult, skjules også den minste delen "
+            "ved siden av, så ingen skjult verdi kan regnes ut ved subtraksjon. Med få "
+            "pasienter er alle rater usikre.",
+            "Every value resting on 1 to 4 patients or events is shown as '<5', whatever its "
+            "name (patient-days, minutes and rates too). Where a total shows and exactly one "
+            "of its parts (municipalities, protocols) is hidden, the smallest part shown "
+            "beside it is hidden too, so that no hidden value can be found by subtraction. "
+            "With few patients every rate is uncertain.",
         ),
         (
             f"Bare meldte hendelser utenfor tjenesten telles: {shown_reported} av pasientene har "

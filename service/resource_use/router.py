@@ -10,7 +10,7 @@ are Encounter's, so a later FHIR endpoint needs no new grant.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -151,16 +151,28 @@ async def read_evaluation(
     centre: CentreParam,
     first: FromParam,
     last: ToParam,
+    disclosure: Annotated[Literal["published", "exact"], Query()] = "published",
 ) -> Evaluation:
     """The centre's figures for the period, overall, per municipality and per protocol.
 
     For the centre's nurse leaders (a token with ``user/MeasureReport.rs``) and admins.
-    Numbers are exact; ``small`` marks those resting on 1 to 4 patients, items or
-    events, which the report and the CSV print as "<5".
+    By default as published: every value resting on 1 to 4 patients or events, and any
+    that would give one back by subtraction, is null (a figure also ``small``), listed
+    in ``suppressed``, as in the CSV, the report and the console. ``disclosure=exact``
+    gives the numbers as computed, to the centre's own leaders checking their data
+    (the audit record keeps the query); nothing that leaves the centre is made from it.
     """
     result = await evaluation.evaluate(
-        source, principal, centre, first, last, state.local_zone, utcnow()
+        source,
+        principal,
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+        exact=disclosure == "exact",
     )
+    # The query, with its disclosure, is in the audit record.
     await _record_evaluation(db, principal, request, centre, "operation")
     return result
 

@@ -33,7 +33,9 @@ async def evaluation_of(
     client: httpx.AsyncClient, token: str, centre_id: str, period: dict[str, str] = JANUARY
 ) -> dict[str, Any]:
     response = await client.get(
-        "/api/evaluation", params={"centre": centre_id, **period}, headers=auth(token)
+        "/api/evaluation",
+        params={"centre": centre_id, "disclosure": "exact", **period},
+        headers=auth(token),
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
@@ -251,7 +253,9 @@ async def test_csv_export_applies_the_small_number_rule(
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    cell = {(r["cohort"], r["group"], r["figure"]): r for r in rows}
+    [rule] = [r for r in rows if r["cohort"] == "rule"]
+    assert "subtraction" in rule["value"]
+    cell = {(r["cohort"], r["group"], r["figure"]): r for r in rows if r["cohort"] != "rule"}
     centre = ("centre", month.a.id)
     # Four patients: "<5", and so is every figure resting on them (issue 16): five phone
     # calls of four patients, their patient-days and their minutes per patient-month

@@ -102,7 +102,12 @@ async def test_a_correction_replaces_the_figure_and_keeps_the_history(
     async def minutes() -> tuple[float, float]:
         response = await client.get(
             "/api/evaluation",
-            params={"centre": centre.id, "from": "2026-03-01", "to": "2026-03-31"},
+            params={
+                "centre": centre.id,
+                "from": "2026-03-01",
+                "to": "2026-03-31",
+                "disclosure": "exact",
+            },
             headers=auth(centre.leader_token),
         )
         nurse_time = response.json()["overall"]["nurse_time"]
