@@ -21,6 +21,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
         enrol_routes,
         errors,
         kit_routes,
+        message_routes,
         patient_routes,
         queue_routes,
     )
@@ -32,6 +33,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
     app.include_router(centre_routes.router)
     app.include_router(enrol_routes.router)
     app.include_router(kit_routes.router)
+    app.include_router(message_routes.router)
     if dev_issuer:
         from service.auth import dev_login
 

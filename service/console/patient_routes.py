@@ -37,6 +37,7 @@ DONE = (
     "plan",
     "enrolled",
     "kit_returned",
+    "message",
 )
 
 

@@ -22,7 +22,8 @@ from service.console.deps import Page
 from service.devices import service as devices
 from service.errors import NotFound
 from service.ingest import repository as observations
-from service.models_base import utcnow
+from service.messages import service as messages
+from service.models_base import new_id, utcnow
 from service.patients import service as patients
 from service.queue import readings as rule_readings
 from service.queue import service as queue
@@ -30,6 +31,8 @@ from service.resource_use import service as resource_use
 
 PERIODS = (7, 30, 90)
 READINGS_SHOWN = 3000
+# The latest messages of a thread shown on the page (the API pages through older ones).
+THREAD_SHOWN = 30
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         [(loan.patient_id, loan.centre_id) for loan in loans],
         requested_patient=patient_id,
     )
+    thread, marked = await _thread(page, db, patient_id)
     readings = _readings(rows, verdicts, severities, plan)
     flagged = {f.observation_id for f in item.findings} if item else set()
     return {
@@ -134,10 +138,43 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         "charts": _charts(page, rows, readings, verdicts, flagged, plan, since, now),
         "actions": [a for a in actions if a.corrected_by is None and not a.retracted],
         "loans": loans,
+        "thread": thread,
+        "marked_read": marked,
+        "message_form_id": new_id(),
         "days": days,
         "periods": PERIODS,
         "now": now,
     }
+
+
+async def _thread(page: Page, db: AsyncConnection, patient_id: str) -> tuple[list[Any], int]:
+    """The patient's messages, oldest first; opening the page is reading them, so the
+    patient's unread ones are marked read by this nurse (each audited)."""
+    principal = page.principal
+    if not principal.allows("Communication", "s"):
+        return [], 0
+    rows = await messages.thread(db, principal, patient_id, None, THREAD_SHOWN)
+    await audit.record_search(
+        db,
+        principal,
+        "Communication",
+        [("patient", patient_id)],
+        [(r.patient_id, r.centre_id) for r in rows],
+        requested_patient=patient_id,
+    )
+    marked = await messages.mark_read(db, principal, patient_id, utcnow()) or []
+    for row in marked:
+        await audit.record(
+            db,
+            principal,
+            action=audit.UPDATE,
+            subtype="update",
+            resource_type="Communication",
+            resource_id=row.id,
+            patient_id=patient_id,
+            centre_id=row.centre_id,
+        )
+    return list(reversed(rows)), len(marked)
 
 
 def _patient(resource: dict[str, Any], page: Page, now: datetime) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Query, Request
@@ -15,6 +15,7 @@ from service.console import views
 from service.console.deps import ConsolePage, Page
 from service.deps import Db
 from service.errors import NotFound
+from service.messages import service as messages
 from service.models_base import utcnow
 from service.queue import events
 from service.queue import service as queue
@@ -101,6 +102,7 @@ async def queue_page(
     rows = [views.row_view(i, page.texts, policies, now) for i in result.items]
     return page.render(
         "queue.html",
+        waiting=await _waiting_without_item(db, page, {i.patient_id for i in result.items}),
         filters=filters,
         protocols=alerts.available_protocols(),
         truncated=result.truncated,
@@ -153,3 +155,22 @@ async def queue_events(
     """The API's event stream (``/api/queue/events``), for the session's principal: a
     browser's EventSource cannot send a bearer token."""
     return await events.open_stream(request, page.state.queue_events, page.principal, last_event_id)
+
+
+async def _waiting_without_item(db: Db, page: Page, shown: set[str]) -> list[Any]:
+    """Patients whose messages wait and who have no row on the page (their row shows
+    the message itself): a message is never lost for want of a colour."""
+    if not page.principal.allows("Communication", "s"):
+        return []
+    waiting = await messages.waiting_threads(db, page.principal)
+    threads = [t for t in waiting if t.patient_id not in shown]
+    if not threads:
+        return []  # no patient's data was shown: nothing to audit
+    await audit.record_search(
+        db,
+        page.principal,
+        "Communication",
+        [("waiting", "true")],
+        [(t.patient_id, t.centre_id) for t in threads],
+    )
+    return threads

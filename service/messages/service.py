@@ -84,7 +84,7 @@ async def send(conn: AsyncConnection, principal: Principal, draft: Draft, now: d
         "sent_at": draft.sent_at or now,
         "read_at": None,
         "read_by": None,
-        "dedup_key": _dedup_key(principal, draft),
+        "dedup_key": _dedup_key(principal, draft, now),
         "attachment_type": draft.attachment_type,
         "attachment": draft.attachment,
     }
@@ -99,15 +99,17 @@ async def send(conn: AsyncConnection, principal: Principal, draft: Draft, now: d
     return Sent(row, created=True)
 
 
-def _dedup_key(principal: Principal, draft: Draft) -> str:
-    """The client's identifier if it sent one; else the content, so that a tablet that
-    resends the same words at the same moment stores them once."""
+def _dedup_key(principal: Principal, draft: Draft, now: datetime) -> str:
+    """The client's identifier if it sent one; else the content with its ``sent`` time,
+    so that a tablet that resends the same words stores them once. Without either, the
+    same words within the same minute are one message (a resend after a lost answer),
+    and "Ok" written again tomorrow is a new one."""
     if draft.identifier is not None:
         basis = ["identifier", principal.subject, draft.identifier]
     else:
         image = hashlib.sha256(draft.attachment or b"").hexdigest()
-        sent = draft.sent_at.isoformat() if draft.sent_at else ""
-        basis = ["content", principal.subject, draft.text, sent, image]
+        sent = draft.sent_at or now.replace(second=0, microsecond=0)
+        basis = ["content", principal.subject, draft.text, sent.isoformat(), image]
     return hashlib.sha256("\x1f".join(basis).encode()).hexdigest()
 
 
