@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from service.resource_use.charts import Value
+from service.resource_use.disclosure import Cell, suppress
 from service.resource_use.evaluation_schemas import SMALL_BELOW, Evaluation, Figure
 from service.resource_use.report_text import Lang
 
@@ -65,13 +66,28 @@ def csv_text(evaluation: Evaluation) -> str:
     ]
     cohorts += [("municipality", k, f) for k, f in evaluation.by_municipality.items()]
     cohorts += [("protocol", k, f) for k, f in evaluation.by_protocol.items()]
+    hidden = _hidden_cohorts(cohorts)
     for cohort, group, figures in cohorts:
         # Every value of a cohort rests on its patients: with 1 to 4 of them, none is shown
-        # (their patient-years, minutes and rates would give the hidden count back).
+        # (their patient-years, minutes and rates would give the hidden count back); a
+        # cohort hidden so the centre total cannot give a hidden one back likewise.
         floor = getattr(figures, "patients", None)
+        if (cohort, group) in hidden and isinstance(floor, Figure):
+            floor = Figure(value=floor.value, count=floor.count, small=True)
         for name, value, based_on in _walk("", figures, floor):
             writer.writerow((cohort, group, name, value, based_on))
     return out.getvalue()
+
+
+def _hidden_cohorts(cohorts: list[tuple[str, str, BaseModel]]) -> set[tuple[str, str]]:
+    """Cohorts the shared rule (``disclosure.suppress``) hides: municipalities and
+    protocols are each parts of the centre, so one hidden part takes a second with it."""
+    cells = [
+        Cell(f"{cohort}\x00{group}", (patients.count,), group=cohort)
+        for cohort, group, figures in cohorts
+        if cohort != "centre" and isinstance(patients := getattr(figures, "patients", None), Figure)
+    ]
+    return {tuple(c.key.split("\x00", 1)) for c in suppress(cells) if c.hidden}  # type: ignore[misc]
 
 
 def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, str, str]]:

@@ -281,6 +281,29 @@ async def test_csv_export_applies_the_small_number_rule(
     assert not any(p.id in response.text for p in month.patients.values())
 
 
+async def test_no_hidden_municipality_follows_from_the_centre_total(
+    client: httpx.AsyncClient, month: Month
+) -> None:
+    """The subtraction an outsider would try: the centre's total minus its printed
+    municipalities must never leave exactly one hidden municipality (13 - 9 = 4)."""
+    for centre in (month.a, month.b):
+        response = await client.get(
+            "/api/evaluation.csv",
+            params={"centre": centre.id, **JANUARY},
+            headers=auth(centre.leader_token),
+        )
+        assert response.status_code == 200, response.text
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        totals = {r["figure"]: r["value"] for r in rows if r["cohort"] == "centre"}
+        for name, total in totals.items():
+            if total in ("", "<5"):
+                continue
+            parts = [
+                r["value"] for r in rows if r["cohort"] == "municipality" and r["figure"] == name
+            ]
+            assert parts.count("<5") != 1, (centre.id, name, total, parts)
+
+
 async def test_reading_the_evaluation_is_audited(
     client: httpx.AsyncClient, month: Month, settings: Settings
 ) -> None:
