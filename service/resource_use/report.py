@@ -14,6 +14,7 @@ from html import escape
 
 from service.queue.schemas import Action
 from service.resource_use.charts import Series, Value, bar_chart
+from service.resource_use.disclosure import HIDDEN, Cell, suppress
 from service.resource_use.evaluation_schemas import Evaluation, Figures
 from service.resource_use.export import bar, count, number, shown
 from service.resource_use.figures import CONTACT_ACTIONS, SEVERITIES
@@ -225,6 +226,17 @@ def _cohort_table(
             shown(f.nurse_time.per_patient_month, lang),
         ]
         for key, f in cohorts.items()
+    ]
+    # The shared rule: a cohort of 1 to 4 patients shows nothing, and takes the smallest
+    # other cohort with it so the centre's total cannot give it back.
+    hidden = {
+        c.key
+        for c in suppress([Cell(k, (f.patients.count,), group=title) for k, f in cohorts.items()])
+        if c.hidden
+    }
+    rows = [
+        [row[0], *(HIDDEN for _ in row[1:])] if key in hidden else row
+        for key, row in zip(cohorts, rows, strict=True)
     ]
     header = "".join(f"<th>{escape(h)}</th>" for h in head)
     lines = "".join(

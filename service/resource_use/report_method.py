@@ -87,9 +87,13 @@ def caveats(figures: Figures, lang: Lang) -> list[str]:
     items = [
         (
             "Tall fra 1 til 4 vises som «<5», og det samme gjelder rater og tider som bygger på "
-            "så få. Med få pasienter er alle rater usikre.",
+            "så få. Skjules én kommune eller protokoll, skjules også den minste av de andre, "
+            "så totalen minus de viste ikke gir det skjulte tallet. "
+            "Med få pasienter er alle rater usikre.",
             "Counts from 1 to 4 are shown as '<5', and so are rates and times resting on so "
-            "few. With few patients every rate is uncertain.",
+            "few. Where one municipality or protocol is hidden, the smallest other is hidden "
+            "too, so the total minus those shown does not give the hidden one back. "
+            "With few patients every rate is uncertain.",
         ),
         (
             f"Bare meldte hendelser utenfor tjenesten telles: {shown_reported} av pasientene har "
