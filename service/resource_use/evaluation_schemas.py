@@ -60,10 +60,12 @@ class Adherence(BaseModel):
 
 
 class Items(BaseModel):
-    """Queue items opened in the period, by their (final) severity."""
+    """Queue items opened in the period: clinical ones by their (final) severity, and
+    technical ones (no care plan, silent device, missing form) counted apart."""
 
+    # Clinical items only.
     by_severity: dict[str, Figure]
-    # Per active patient-week (7 active patient-days).
+    # Clinical items per active patient-week (7 active patient-days).
     per_patient_week: dict[str, Figure]
     technical: Figure
     time_to_claim_minutes: dict[str, Distribution]

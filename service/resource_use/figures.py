@@ -193,7 +193,10 @@ def _adherence(facts: Facts, patients: Sequence[PatientFacts], period: Period) -
 def _items(items: Sequence[ItemFacts], period: Period, active_days: float) -> Items:
     opened = [i for i in items if _within(i.opened_at, period)]
     weeks = active_days / PATIENT_WEEK_DAYS
-    by_severity = {s: [i for i in opened if i.severity == s] for s in SEVERITIES}
+    # Technical items (no care plan, silent device, missing form) say nothing about the
+    # patient's health: they are counted apart and never inflate the clinical rates.
+    clinical = [i for i in opened if not i.technical]
+    by_severity = {s: [i for i in clinical if i.severity == s] for s in SEVERITIES}
     return Items(
         by_severity={s: Figure.counted(len(found)) for s, found in by_severity.items()},
         per_patient_week={

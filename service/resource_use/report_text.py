@@ -47,7 +47,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "active_days": ("Aktive pasientdøgn", "Active patient-days"),
     "paused_days": ("Pauserte pasientdøgn", "Paused patient-days"),
     "adherence": ("Måleetterlevelse", "Measurement adherence"),
-    "items_week": ("Saker per pasientuke", "Items per patient-week"),
+    "items_week": (
+        "Kliniske saker per aktiv pasientuke (tekniske saker telles for seg)",
+        "Clinical items per active patient-week (technical items counted apart)",
+    ),
     "minutes_month": ("Sykepleierminutter per pasientmåned", "Nurse minutes per patient-month"),
     "minutes_by_action": ("Sykepleiertid etter tiltak", "Nurse time by action"),
     "contacts": ("Kontakter etter type", "Contacts by type"),

@@ -69,25 +69,26 @@ async def test_items_and_times_to_claim_and_resolve(
 ) -> None:
     items = (await evaluation_of(client, month.a.leader_token, month.a.id))["overall"]["items"]
     # Red: P1 5 Jan, P3 15 Jan, P2 12 Jan (raised from yellow); P1's red of 31 Dec 21:00
-    # Oslo time is December's. Yellow: P1, P2, P3 twice (one technical), P4.
+    # Oslo time is December's. Yellow: P1, P2, P3, P4 clinical; P3's technical one
+    # (no care plan, silent device, missing form) is counted apart, not as yellow.
     assert value(items["by_severity"]["red"]) == 3
-    assert items["by_severity"]["yellow"] == {"value": 5, "count": 5, "small": False}
+    assert items["by_severity"]["yellow"] == {"value": 4, "count": 4, "small": True}
     assert value(items["technical"]) == 1
-    # Per active patient-week: 93 / 7 = 13.29 weeks; 3 / 13.29 = 0.23, 5 / 13.29 = 0.38.
+    # Clinical items per active patient-week: 93 / 7 = 13.29 weeks; 3 / 13.29, 4 / 13.29.
     assert value(items["per_patient_week"]["red"]) == round(3 / (93 / 7), 2)
-    assert value(items["per_patient_week"]["yellow"]) == round(5 / (93 / 7), 2)
+    assert value(items["per_patient_week"]["yellow"]) == round(4 / (93 / 7), 2)
     claim, resolve = items["time_to_claim_minutes"], items["time_to_resolve_minutes"]
     # Red to claim: 6, 10, and 0 for P2 (claimed at 06:30, before its raise at 07:00).
     # Sorted 0, 6, 10: median 6; 90th percentile by nearest rank: ceil(0.9 x 3) = 3rd = 10.
     assert (claim["red"]["median"], claim["red"]["p90"]) == (6, 10)
     # Red to resolve: 30, 60, 60 (P2: 07:00 to 08:00): median 60, 3rd of 3 = 60.
     assert (resolve["red"]["median"], resolve["red"]["p90"]) == (60, 60)
-    # Yellow to claim: 30, 60, 20, 120 (P4's never claimed): sorted 20, 30, 60, 120;
-    # median (30 + 60) / 2 = 45; ceil(0.9 x 4) = 4th = 120.
-    assert claim["yellow"]["n"]["count"] == 4
-    assert (claim["yellow"]["median"], claim["yellow"]["p90"]) == (45, 120)
-    # Yellow to resolve: 60, 120, 50, 150: sorted 50, 60, 120, 150; median 90; 4th = 150.
-    assert (resolve["yellow"]["median"], resolve["yellow"]["p90"]) == (90, 150)
+    # Clinical yellow to claim: 30, 60, 20 (P4's never claimed; the technical one's 120
+    # is not clinical work): sorted 20, 30, 60; median 30; ceil(0.9 x 3) = 3rd = 60.
+    assert claim["yellow"]["n"]["count"] == 3
+    assert (claim["yellow"]["median"], claim["yellow"]["p90"]) == (30, 60)
+    # Clinical yellow to resolve: 60, 120, 50: sorted 50, 60, 120; median 60; 3rd = 120.
+    assert (resolve["yellow"]["median"], resolve["yellow"]["p90"]) == (60, 120)
 
 
 async def test_nurse_minutes_and_contacts(client: httpx.AsyncClient, month: Month) -> None:
@@ -282,6 +283,29 @@ async def test_csv_export_applies_the_small_number_rule(
             assert row["value"] == "<5", (cohort, group, name, row["value"])
     assert ("municipality", "1804", "patients") in cell
     assert not any(p.id in response.text for p in month.patients.values())
+
+
+async def test_no_hidden_municipality_follows_from_the_centre_total(
+    client: httpx.AsyncClient, month: Month
+) -> None:
+    """The subtraction an outsider would try: the centre's total minus its printed
+    municipalities must never leave exactly one hidden municipality (13 - 9 = 4)."""
+    for centre in (month.a, month.b):
+        response = await client.get(
+            "/api/evaluation.csv",
+            params={"centre": centre.id, **JANUARY},
+            headers=auth(centre.leader_token),
+        )
+        assert response.status_code == 200, response.text
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        totals = {r["figure"]: r["value"] for r in rows if r["cohort"] == "centre"}
+        for name, total in totals.items():
+            if total in ("", "<5"):
+                continue
+            parts = [
+                r["value"] for r in rows if r["cohort"] == "municipality" and r["figure"] == name
+            ]
+            assert parts.count("<5") != 1, (centre.id, name, total, parts)
 
 
 async def test_reading_the_evaluation_is_audited(

@@ -146,3 +146,15 @@ async def _in_thread(function: Any, *args: Any) -> Any:
     import asyncio
 
     return await asyncio.to_thread(function, *args)
+
+
+async def test_a_small_cohort_prints_no_patient_days(month: Month, settings: Settings) -> None:
+    """Centre A's municipalities each have fewer than five patients: their rows in the
+    report print no active patient-days (a count in disguise) and no rate."""
+    html = await _report(settings, month, "en")
+    tables = [t for t in html.split("<table>")[1:] if t.startswith("<thead><tr><th>Cohort")]
+    assert tables, "no cohort table"
+    for row in tables[0].split("</table>")[0].split("<tr>")[2:]:
+        cells = [c.split("</td>")[0] for c in row.split('<td class="n">')[1:]]
+        assert cells
+        assert all(c in ("&lt;5", "0", "–") for c in cells), cells
