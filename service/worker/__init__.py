@@ -21,7 +21,7 @@ from service.logs import configure
 from service.models_base import utcnow
 from service.queue import jobs as queue_jobs
 from service.settings import Settings
-from service.worker.ticks import JobBody, run_tick
+from service.worker.ticks import JobBody, run_tick, seconds_to_next_tick
 
 log = logging.getLogger("dho.worker")
 
@@ -118,4 +118,5 @@ async def _loop(job: Job, engine: AsyncEngine, stop: asyncio.Event) -> None:
         except Exception:  # one failed tick must not end the worker
             log.exception("job failed", extra={"event": job.name})
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=job.interval_seconds)
+            wait = seconds_to_next_tick(utcnow(), job.interval_seconds)
+            await asyncio.wait_for(stop.wait(), timeout=wait)

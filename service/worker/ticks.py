@@ -33,6 +33,16 @@ def tick_of(now: datetime, interval_seconds: float) -> int:
     return int(now.timestamp()) // step * step
 
 
+def seconds_to_next_tick(now: datetime, interval_seconds: float) -> float:
+    """How long to wait for the next tick's start (a little after it, for clock jitter).
+
+    Waiting a whole interval after a tick that took time drifts across tick boundaries,
+    and a boundary crossed while waiting is a tick no replica runs: an SLA check lost.
+    """
+    step = max(1, int(interval_seconds))
+    return step - (now.timestamp() % step) + 0.05
+
+
 @functools.cache
 def _claim(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -213,13 +213,17 @@ async def test_keyboard_only_claim_and_resolve_seven_minutes_of_phone_call(
     )
     assert [(r["action"], r["minutes"]) for r in logged.json()] == [("phone_call", 7.0)]
     today = datetime.now(ZoneInfo(settings.local_timezone)).date().isoformat()  # the centre's day
+    period = {"centre": centre.id, "from": today, "to": today}
     figures = await client.get(
         "/api/evaluation",
-        params={"centre": centre.id, "from": today, "to": today},
+        params={**period, "disclosure": "exact"},
         headers=auth(centre.admin_token),
     )
     by_action = figures.json()["overall"]["nurse_time"]["by_action"]
     assert by_action["phone_call"]["minutes"] == 7.0
+    # One call: as published, the small-number rule hides its minutes.
+    published = await client.get("/api/evaluation", params=period, headers=auth(centre.admin_token))
+    assert published.json()["overall"]["nurse_time"]["by_action"]["phone_call"]["minutes"] is None
     await context.close()
 
 
