@@ -163,17 +163,7 @@ async def _thread(page: Page, db: AsyncConnection, patient_id: str) -> tuple[lis
         requested_patient=patient_id,
     )
     marked = await messages.mark_read(db, principal, patient_id, utcnow()) or []
-    for row in marked:
-        await audit.record(
-            db,
-            principal,
-            action=audit.UPDATE,
-            subtype="update",
-            resource_type="Communication",
-            resource_id=row.id,
-            patient_id=patient_id,
-            centre_id=row.centre_id,
-        )
+    await messages.audit_marked(db, principal, patient_id, marked)
     return list(reversed(rows)), len(marked)
 
 

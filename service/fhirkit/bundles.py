@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from starlette.requests import Request
+
+from service.fhirkit.outcome import FhirError
 
 
 def searchset(
@@ -46,3 +49,22 @@ def decode_cursor(cursor: str) -> list[Any] | None:
     except (ValueError, orjson.JSONDecodeError):
         return None
     return values if isinstance(values, list) else None
+
+
+def time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    """The previous page's last (time, id), from the ``_cursor`` of a ``next`` link made
+    by ``encode_cursor([time.isoformat(), id])``; a 400 naming ``_cursor`` if it is not
+    one of ours."""
+    if cursor is None:
+        return None
+    decoded = decode_cursor(cursor)
+    try:
+        if decoded is None or len(decoded) != 2:
+            raise ValueError("not a cursor")
+        moment = datetime.fromisoformat(str(decoded[0]))
+        if moment.tzinfo is None:
+            raise ValueError("a time without an offset")
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise FhirError.one(400, "invalid", "the paging cursor is not valid", "_cursor") from None
+    return moment, str(decoded[1])

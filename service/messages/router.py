@@ -6,7 +6,7 @@ Every call is audited with the patient it touched; a message's text is never log
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -21,7 +21,7 @@ from service.auth.deps import (
 from service.deps import Db, State
 from service.errors import NotFound
 from service.fhirkit.body import read_fhir_body
-from service.fhirkit.bundles import decode_cursor, encode_cursor, searchset
+from service.fhirkit.bundles import encode_cursor, searchset, time_cursor
 from service.fhirkit.outcome import FhirError, not_found
 from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
@@ -111,7 +111,7 @@ async def search_messages(
         raise FhirError.one(400, "invalid", "_count must be a positive integer", "_count")
     count = min(count, state.settings.max_page_size)
     rows = await messages.thread(
-        db, principal, patient_id, _after(params.get("_cursor")), count + 1
+        db, principal, patient_id, time_cursor(params.get("_cursor")), count + 1
     )
     page = rows[:count]
     cursor = None
@@ -127,22 +127,6 @@ async def search_messages(
     )
     resources = [fhir_mapping.render(row._mapping) for row in page]
     return FhirResponse(searchset(request, resources, cursor))
-
-
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    decoded = decode_cursor(cursor)
-    try:
-        if decoded is None or len(decoded) != 2:
-            raise ValueError("not a cursor")
-        sent = datetime.fromisoformat(str(decoded[0]))
-        if sent.tzinfo is None:
-            raise ValueError("a time without an offset")
-        sent.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise FhirError.one(400, "invalid", "the paging cursor is not valid", "_cursor") from None
-    return sent, str(decoded[1])
 
 
 class WaitingThread(BaseModel):
@@ -193,18 +177,14 @@ async def mark_thread_read(patient_id: str, principal: CommunicationUpdater, db:
     marked = await messages.mark_read(db, principal, patient_id, utcnow())
     if marked is None:
         raise NotFound("no such patient")
-    # One record per message marked; one for the thread when nothing was unread, since
-    # the caller still opened it.
-    touched = [(row.id, row.centre_id) for row in marked] or [(None, None)]
-    for message_id, centre_id in touched:
+    await messages.audit_marked(db, principal, patient_id, marked)
+    if not marked:  # the caller still opened the thread
         await audit.record(
             db,
             principal,
             action=audit.UPDATE,
             subtype="update",
             resource_type="Communication",
-            resource_id=message_id,
             patient_id=patient_id,
-            centre_id=centre_id,
         )
     return ThreadRead(marked=len(marked))

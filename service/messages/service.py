@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.fhirkit.outcome import FhirError
 from service.messages import repository
@@ -136,6 +137,23 @@ async def mark_read(
     other_side = FROM_CENTRE if principal.role is Role.patient else FROM_PATIENT
     reader = principal.subject
     return await repository.mark_read(conn, principal, patient.id, other_side, reader, now)
+
+
+async def audit_marked(
+    conn: AsyncConnection, principal: Principal, patient_id: str, marked: Sequence[Row[Any]]
+) -> None:
+    """One update record per message marked read, wherever it was read."""
+    for row in marked:
+        await audit.record(
+            conn,
+            principal,
+            action=audit.UPDATE,
+            subtype="update",
+            resource_type="Communication",
+            resource_id=row.id,
+            patient_id=patient_id,
+            centre_id=row.centre_id,
+        )
 
 
 async def unread_for_patient(conn: AsyncConnection, patient_id: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,7 +15,7 @@ from service.auth.deps import (
 )
 from service.deps import Db, State
 from service.fhirkit.body import read_fhir_body
-from service.fhirkit.bundles import decode_cursor, encode_cursor, searchset
+from service.fhirkit.bundles import encode_cursor, searchset, time_cursor
 from service.fhirkit.outcome import FhirError, not_found
 from service.fhirkit.params import positive_count
 from service.fhirkit.responses import FhirResponse
@@ -134,7 +133,7 @@ async def search_questionnaire_responses(
         questionnaire=questionnaire,
         version=version,
         authored_bounds=bounds,
-        after=_after(params.get("_cursor")),
+        after=time_cursor(params.get("_cursor")),
         limit=count + 1,
     )
     page = rows[:count]
@@ -151,23 +150,6 @@ async def search_questionnaire_responses(
     )
     resources: list[dict[str, Any]] = [responses.render(row._mapping) for row in page]
     return FhirResponse(searchset(request, resources, cursor))
-
-
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    """The previous page's last answer, from the opaque cursor of its `next` link."""
-    if cursor is None:
-        return None
-    decoded = decode_cursor(cursor)
-    try:
-        if decoded is None or len(decoded) != 2:
-            raise ValueError("not a cursor")
-        authored = datetime.fromisoformat(str(decoded[0]))
-        if authored.tzinfo is None:
-            raise ValueError("a time without an offset")
-        authored.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise FhirError.one(400, "invalid", "the paging cursor is not valid", "_cursor") from None
-    return authored, str(decoded[1])
 
 
 def _questionnaire(value: str | None) -> tuple[str | None, str | None]:
