@@ -11,16 +11,32 @@ several times faster than the standard library, on the ingest and export hot pat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from service.settings import Settings
+
+
+@functools.cache
+def insert_once(table: Any, dialect: str, keys: tuple[str, ...]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO NOTHING RETURNING id``: a resend is stored once,
+    decided by the database rather than by a check before the insert (two resends may
+    race). Built once per table and dialect: constructing it per request cost as much
+    as running it."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(table)
+        .on_conflict_do_nothing(index_elements=list(keys))
+        .returning(table.c.id)
+    )
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -14,7 +14,7 @@ writes one record, naming the patient it asked for, if any.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +66,29 @@ async def record(
         status=status,
     )
     await repository.insert(conn, [row])
+
+
+async def record_row(
+    conn: AsyncConnection,
+    principal: Principal,
+    action: str,
+    subtype: str,
+    resource_type: str,
+    row: Mapping[Any, Any],
+    status: int = 200,
+) -> None:
+    """One record about a stored row of a patient's data: its id, patient and centre."""
+    await record(
+        conn,
+        principal,
+        action=action,
+        subtype=subtype,
+        resource_type=resource_type,
+        resource_id=row["id"],
+        patient_id=row["patient_id"],
+        centre_id=row["centre_id"],
+        status=status,
+    )
 
 
 async def record_search(

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.database import insert_once
 from service.db_types import UTCDateTime
 from service.devices.models import DeviceLoan
 from service.ingest.models import ENTERED_IN_ERROR, Observation
@@ -30,22 +30,12 @@ device_loan = DeviceLoan.__table__  # type: ignore[attr-defined]
 NOT_RETRACTED = observation.c.status != ENTERED_IN_ERROR
 
 
-@functools.cache
-def _insert_statement(dialect: str) -> Any:
-    """Built once per dialect: constructing it per request cost as much as running it."""
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(observation)
-        .on_conflict_do_nothing(index_elements=["patient_id", "dedup_key"])
-        .returning(observation.c.id)
-    )
-
-
 async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
     """Insert the rows not already stored; answer the ids of those inserted."""
     if not rows:
         return set()
-    result = await conn.execute(_insert_statement(conn.dialect.name), list(rows))
+    statement = insert_once(observation, conn.dialect.name, ("patient_id", "dedup_key"))
+    result = await conn.execute(statement, list(rows))
     return {row.id for row in result}
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.database import insert_once
 from service.messages.models import FROM_CENTRE, FROM_PATIENT, MessageRow
 from service.patients.repository import patient
 from service.tenancy import measurements_visible_to
@@ -20,19 +19,10 @@ from service.tenancy import measurements_visible_to
 message = MessageRow.__table__  # type: ignore[attr-defined]
 
 
-@functools.cache
-def _insert_statement(dialect: str) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(message)
-        .on_conflict_do_nothing(index_elements=["patient_id", "dedup_key"])
-        .returning(message.c.id)
-    )
-
-
 async def insert_new(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Insert unless the same message is stored: two resends racing end in the database."""
-    result = await conn.execute(_insert_statement(conn.dialect.name), [row])
+    statement = insert_once(message, conn.dialect.name, ("patient_id", "dedup_key"))
+    result = await conn.execute(statement, [row])
     return result.first() is not None
 
 

@@ -60,17 +60,7 @@ async def send_message(
     sent = await messages.send(db, principal, draft, now)
     row = sent.row
     status = 201 if sent.created else 200
-    await audit.record(
-        db,
-        principal,
-        action=audit.CREATE,
-        subtype="create",
-        resource_type="Communication",
-        resource_id=row["id"],
-        patient_id=row["patient_id"],
-        centre_id=row["centre_id"],
-        status=status,
-    )
+    await audit.record_row(db, principal, audit.CREATE, "create", "Communication", row, status)
     headers = {"Location": f"{request.base_url}fhir/Communication/{row['id']}"}
     return FhirResponse(fhir_mapping.render(row), status_code=status, headers=headers)
 
@@ -82,16 +72,7 @@ async def read_message(
     row = await repository.get_visible(db, principal, communication_id)
     if row is None:
         raise not_found("Communication")
-    await audit.record(
-        db,
-        principal,
-        action=audit.READ,
-        subtype="read",
-        resource_type="Communication",
-        resource_id=row.id,
-        patient_id=row.patient_id,
-        centre_id=row.centre_id,
-    )
+    await audit.record_row(db, principal, audit.READ, "read", "Communication", row._mapping)
     return FhirResponse(fhir_mapping.render(row._mapping))
 
 

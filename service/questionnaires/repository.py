@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.database import insert_once
 from service.questionnaires.models import QuestionnaireResponseRow
 from service.tenancy import measurements_visible_to
 
 response_table = QuestionnaireResponseRow.__table__  # type: ignore[attr-defined]
 
 
-@functools.cache
-def _insert_statement(dialect: str) -> Any:
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        dialect_insert(response_table)
-        .on_conflict_do_nothing(index_elements=["patient_id", "dedup_key"])
-        .returning(response_table.c.id)
-    )
-
-
 async def insert_new(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Insert unless the same answer is stored; a race between two resends ends in the
     database, not between two checks."""
-    result = await conn.execute(_insert_statement(conn.dialect.name), [row])
+    statement = insert_once(response_table, conn.dialect.name, ("patient_id", "dedup_key"))
+    result = await conn.execute(statement, [row])
     return result.first() is not None
 
 

@@ -71,16 +71,8 @@ async def create_questionnaire_response(
     )
     row = result.row
     status = 201 if result.created else 200
-    await audit.record(
-        db,
-        principal,
-        action=audit.CREATE,
-        subtype="create",
-        resource_type="QuestionnaireResponse",
-        resource_id=row["id"],
-        patient_id=row["patient_id"],
-        centre_id=row["centre_id"],
-        status=status,
+    await audit.record_row(
+        db, principal, audit.CREATE, "create", "QuestionnaireResponse", row, status
     )
     headers = {"Location": f"{request.base_url}fhir/QuestionnaireResponse/{row['id']}"}
     return FhirResponse(responses.render(row, result.verdict), status_code=status, headers=headers)
@@ -93,16 +85,7 @@ async def read_questionnaire_response(
     row = await repository.get_visible(db, principal, response_id)
     if row is None:
         raise not_found("QuestionnaireResponse")
-    await audit.record(
-        db,
-        principal,
-        action=audit.READ,
-        subtype="read",
-        resource_type="QuestionnaireResponse",
-        resource_id=row.id,
-        patient_id=row.patient_id,
-        centre_id=row.centre_id,
-    )
+    await audit.record_row(db, principal, audit.READ, "read", "QuestionnaireResponse", row._mapping)
     return FhirResponse(responses.render(row._mapping))
 
 
