@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from service import capability, console, health, logs, openapi_contract, worker
+from service import capability, console, health, logs, openapi_contract, tablet, worker
 from service.admission import Admission
 from service.audit.refusals import record_refusal
 from service.audit.router import router as audit_router
@@ -152,7 +152,9 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(messages_router)
     app.include_router(messages_api_router)
     app.include_router(me_router)
-    # The nurse console's pages (and the development login), after the API's handlers.
+    # The nurse console's and the tablet's pages (and the development login), after the
+    # API's handlers.
+    tablet.install(app)
     console.install(app, dev_issuer=settings.dev_issuer_enabled)
     openapi_contract.install(app)
     app.add_middleware(

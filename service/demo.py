@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.auth.principal import DEFAULT_SCOPES, Principal, Role
 from service.careplans import service as careplans
-from service.careplans.schemas import CarePlanWrite
+from service.careplans.schemas import CarePlanWrite, ScheduleSchema
 from service.centres import repository as centres
 from service.fhirkit.catalogue import LOINC, MDC, UCUM
 from service.fhirkit.outcome import FhirError
@@ -50,6 +50,13 @@ GIVEN = ["Kari", "Ola", "Ingrid", "Per", "Solveig", "Arne", "Randi", "Knut", "As
 FAMILY = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg"]
 PROTOCOLS = ["heart_failure", "copd", "hypertension", "diabetes"]
 DAYS = 14
+# The centres of the demo ask their COPD and heart-failure patients the daily symptom form
+# (the protocols leave it to the care plan): the tablet page then lists it every day.
+_DAILY = ScheduleSchema(every_hours=24, window_hours=6, grace_hours=6)
+DAILY_FORM: dict[str, dict[str, ScheduleSchema | None]] = {
+    "copd": {"copd_more_breathless": _DAILY},
+    "heart_failure": {"hf_orthopnoea": _DAILY},
+}
 
 
 async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) -> dict[str, int]:
@@ -82,7 +89,11 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
                     raise
             else:
                 counts["patients_created"] += 1
-                plan = CarePlanWrite(protocol=protocol, reason="Demo: protocol defaults")
+                plan = CarePlanWrite(
+                    protocol=protocol,
+                    reason="Demo: protocol defaults, with the daily symptom form",
+                    schedule=DAILY_FORM.get(protocol, {}),
+                )
                 await careplans.write(conn, staff, enrolled["id"], plan, ctx.now)
         for day in range(DAYS, 0, -1):
             when = (ctx.now - timedelta(days=day)).replace(

@@ -32,7 +32,7 @@ SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
-# The console's pages load our own script, style sheet and partials, and post forms
+# The console's and the tablet's pages load our own script, style sheet and partials, and post forms
 # to themselves; nothing inline, nothing from elsewhere.
 PAGE_CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -42,7 +42,8 @@ PAGE_SECURITY_HEADERS = [
     (b"content-security-policy", PAGE_CSP) if name == b"content-security-policy" else (name, value)
     for name, value in SECURITY_HEADERS
 ]
-PAGE_PREFIXES = ("/console", "/dev-issuer")
+PAGE_PREFIXES = ("/console", "/dev-issuer", "/me/")
+PAGE_PATHS = ("/me",)
 
 
 class RequestMiddleware:
@@ -88,11 +89,9 @@ class RequestMiddleware:
                 return
         started = time.perf_counter()
         status = 500
-        security = (
-            PAGE_SECURITY_HEADERS
-            if scope.get("path", "").startswith(PAGE_PREFIXES)
-            else SECURITY_HEADERS
-        )
+        path = scope.get("path", "")
+        is_page = path.startswith(PAGE_PREFIXES) or path in PAGE_PATHS
+        security = PAGE_SECURITY_HEADERS if is_page else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status

@@ -111,6 +111,13 @@ class Settings(BaseSettings):
     console_client_id: str = "dho-console"
     console_client_secret: str | None = None
     console_issuer: str | None = None
+    # The patient's tablet page (``/me``): its client at the patients' issuer (ID-porten),
+    # the first configured issuer unless named; and how long a tablet at home stays
+    # logged in without use (a week: a patient logs in far less often than a nurse).
+    tablet_client_id: str = "dho-tablet"
+    tablet_client_secret: str | None = None
+    tablet_issuer: str | None = None
+    tablet_idle_minutes: float = Field(default=7 * 24 * 60, gt=0)
 
     @model_validator(mode="after")
     def _refuse_development_secrets_in_production(self) -> Settings:

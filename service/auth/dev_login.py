@@ -1,5 +1,6 @@
 """The development issuer's login: an authorization endpoint that lists the demo's
-users for one-click login, and a token endpoint that checks PKCE and answers the same
+users for one-click login (the nurses for the console, the enrolled patients for the
+tablet page), and a token endpoint that checks PKCE and answers the same
 kind of JWT that ``dho token`` mints and the API verifies.
 
 Only mounted while no external issuer is configured (``make run``). Codes are sealed
@@ -28,6 +29,7 @@ from service.auth.principal import DEFAULT_SCOPES, Role
 from service.console import pages
 from service.console.deps import texts_for
 from service.local_secrets import read_or_create
+from service.patients import repository as patients
 from service.state import app_state
 
 router = APIRouter(prefix="/dev-issuer", include_in_schema=False)
@@ -35,6 +37,9 @@ router = APIRouter(prefix="/dev-issuer", include_in_schema=False)
 CODE_SECONDS = 120
 TOKEN_SECONDS = 8 * 3600
 CALLBACK_PATH = "/console/callback"
+TABLET_CALLBACK_PATH = "/me/callback"
+# A tablet at home stays logged in for a week (``tablet_idle_minutes``); so does its token.
+PATIENT_TOKEN_SECONDS = 7 * 24 * 3600
 KEY_FILE = "dev-issuer-code-key"
 
 
@@ -44,6 +49,8 @@ class DemoUser:
     role: Role
     centres: tuple[str, ...]
     extra_scopes: tuple[str, ...] = ()
+    # A patient is listed by given name; a nurse by the text catalogue's name of her.
+    name: str | None = None
 
 
 # The demo's people: a nurse of each demo centre, a nurse leader (the evaluation scope),
@@ -76,8 +83,20 @@ def _check(request: Request, params: dict[str, str]) -> None:
         raise _Refused("code_challenge_method must be S256")
     if not 43 <= len(params.get("code_challenge", "")) <= 128:
         raise _Refused("code_challenge is missing")
-    if redirect.path != CALLBACK_PATH or redirect.netloc != request.url.netloc:
-        raise _Refused("redirect_uri is not this service's console")
+    if redirect.path not in (CALLBACK_PATH, TABLET_CALLBACK_PATH):
+        raise _Refused("redirect_uri is not this service's console or tablet page")
+    if redirect.netloc != request.url.netloc:
+        raise _Refused("redirect_uri is not this service's")
+
+
+def _for_tablet(params: dict[str, str]) -> bool:
+    return urlsplit(params.get("redirect_uri", "")).path == TABLET_CALLBACK_PATH
+
+
+async def _demo_patients(request: Request) -> list[DemoUser]:
+    async with app_state(request).engine.connect() as conn:
+        rows = await patients.for_dev_login(conn)
+    return [DemoUser(row.id, Role.patient, (row.centre_id,), (), row.given_name) for row in rows]
 
 
 @router.get("/authorize")
@@ -105,14 +124,17 @@ async def authorize_page(
     except _Refused:
         context = {"t": texts, "lang": texts.lang, "message": texts("devlogin.bad_request")}
         return pages.html("dev_login_error.html", context, status=400)
-    context = {"t": texts, "lang": texts.lang, "params": params, "users": DEMO_USERS}
+    users = await _demo_patients(request) if _for_tablet(params) else list(DEMO_USERS)
+    context = {"t": texts, "lang": texts.lang, "params": params, "users": users}
     return pages.html("dev_login.html", context)
 
 
 @router.post("/authorize")
 async def authorize(request: Request) -> Response:
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), max_num_fields=20))
-    user = _BY_SUBJECT.get(form.get("user", ""))
+    wanted = form.get("user", "")
+    listed = await _demo_patients(request) if _for_tablet(form) else list(DEMO_USERS)
+    user = next((u for u in listed if u.subject == wanted), None)
     try:
         _check(request, form)
         if user is None:
@@ -126,6 +148,8 @@ async def authorize(request: Request) -> Response:
         "c": form["code_challenge"],
         "r": form["redirect_uri"],
         "i": form.get("client_id", ""),
+        "p": user.role is Role.patient,
+        "z": list(user.centres),
     }
     code = _codes(request).encrypt(orjson.dumps(sealed)).decode()
     query = urlencode({"code": code, "state": form.get("state", "")})
@@ -152,19 +176,26 @@ async def token(request: Request) -> Response:
         return _token_error("invalid_grant")
     if form.get("redirect_uri") != data["r"] or form.get("client_id", "") != data["i"]:
         return _token_error("invalid_grant")
-    user = _BY_SUBJECT[data["u"]]
+    if data.get("p"):
+        # A patient's token names the patient as its subject, as ID-porten's would
+        # after the service's mapping; no centres, the patient's own scopes.
+        user = DemoUser(str(data["u"]), Role.patient, ())
+        lifetime = PATIENT_TOKEN_SECONDS
+    else:
+        user = _BY_SUBJECT[data["u"]]
+        lifetime = TOKEN_SECONDS
     access = mint_token(
         app_state(request).settings,
         role=user.role,
         subject=user.subject,
-        centres=list(user.centres),
+        centres=list(user.centres) if user.role is not Role.patient else [],
         scopes=[*DEFAULT_SCOPES[user.role], *user.extra_scopes],
-        lifetime_seconds=TOKEN_SECONDS,
+        lifetime_seconds=lifetime,
     )
     body = {
         "access_token": access,
         "token_type": "Bearer",
-        "expires_in": TOKEN_SECONDS,
+        "expires_in": lifetime,
         "scope": "openid",
         "issued_at": int(time.time()),
     }

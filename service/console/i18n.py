@@ -44,7 +44,11 @@ class Texts:
         text = self._texts.get(key)
         if text is None:
             return key  # a visible key beats a silent gap; tests check both catalogues
-        return text.format(**values) if values else text
+        if not values:
+            return text
+        # A decimal in a text is written the reader's way (0,5 in Bokmål).
+        shown = {k: self.number(v) if isinstance(v, float) else v for k, v in values.items()}
+        return text.format(**shown)
 
     def has(self, key: str) -> bool:
         return key in self._texts

@@ -18,9 +18,10 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @functools.cache
-def environment() -> Environment:
+def environment(templates: Path = TEMPLATES) -> Environment:
+    """One per folder of templates: the console's, the tablet's."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=FileSystemLoader(templates),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -29,6 +30,8 @@ def environment() -> Environment:
     return env
 
 
-def html(template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
-    body = environment().get_template(template).render(**context)
+def html(
+    template: str, context: dict[str, Any], status: int = 200, templates: Path = TEMPLATES
+) -> HTMLResponse:
+    body = environment(templates).get_template(template).render(**context)
     return HTMLResponse(body, status_code=status)

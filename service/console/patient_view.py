@@ -153,18 +153,7 @@ async def _thread(page: Page, db: AsyncConnection, patient_id: str) -> tuple[lis
     principal = page.principal
     if not principal.allows("Communication", "s"):
         return [], 0
-    rows = await messages.thread(db, principal, patient_id, None, THREAD_SHOWN)
-    await audit.record_search(
-        db,
-        principal,
-        "Communication",
-        [("patient", patient_id)],
-        [(r.patient_id, r.centre_id) for r in rows],
-        requested_patient=patient_id,
-    )
-    marked = await messages.mark_read(db, principal, patient_id, utcnow()) or []
-    await messages.audit_marked(db, principal, patient_id, marked)
-    return list(reversed(rows)), len(marked)
+    return await messages.read_thread(db, principal, patient_id, THREAD_SHOWN, utcnow())
 
 
 def _patient(resource: dict[str, Any], page: Page, now: datetime) -> dict[str, Any]:

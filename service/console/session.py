@@ -36,6 +36,21 @@ KEY_FILE = "console-session-key"
 
 
 @dataclass(frozen=True)
+class Door:
+    """The cookies of one door into the service: the console's, or the patient's tablet
+    page's. Each door's cookies live under its own path and are sealed with a key of
+    their own, so a patient's session is never a nurse's and the other way round."""
+
+    session_cookie: str
+    login_cookie: str
+    path: str
+
+
+CONSOLE = Door(SESSION_COOKIE, LOGIN_COOKIE, COOKIE_PATH)
+TABLET = Door("dho_me", "dho_me_login", "/me")
+
+
+@dataclass(frozen=True)
 class Session:
     token: str
     csrf: str
@@ -86,53 +101,73 @@ def unseal(
     return data if isinstance(data, dict) else None
 
 
-def read_session(settings: Settings, cookie: str | None, now: float) -> tuple[Session | None, bool]:
+def read_session(
+    settings: Settings,
+    cookie: str | None,
+    now: float,
+    door: Door = CONSOLE,
+    idle_minutes: float | None = None,
+) -> tuple[Session | None, bool]:
     """The session and whether it timed out (then None: she must log in again)."""
-    data = unseal(settings, SESSION_COOKIE, cookie)
+    data = unseal(settings, door.session_cookie, cookie)
     if data is None:
         return None, False
     try:
         session = Session(token=str(data["t"]), csrf=str(data["c"]), seen=float(data["s"]))
     except (KeyError, TypeError, ValueError):
         return None, False
-    if now - session.seen > settings.console_idle_minutes * 60:
+    idle = settings.console_idle_minutes if idle_minutes is None else idle_minutes
+    if now - session.seen > idle * 60:
         return None, True
     return session, False
 
 
-def write_session(response: Response, settings: Settings, session: Session) -> None:
+def write_session(
+    response: Response, settings: Settings, session: Session, door: Door = CONSOLE
+) -> None:
     value = seal(
-        settings, SESSION_COOKIE, {"t": session.token, "c": session.csrf, "s": session.seen}
+        settings, door.session_cookie, {"t": session.token, "c": session.csrf, "s": session.seen}
     )
-    _set(response, settings, SESSION_COOKIE, value)
+    _set(response, settings, door.session_cookie, value, path=door.path)
 
 
-def clear_session(response: Response, settings: Settings) -> None:
+def clear_session(response: Response, settings: Settings, door: Door = CONSOLE) -> None:
     response.delete_cookie(
-        SESSION_COOKIE,
-        path=COOKIE_PATH,
+        door.session_cookie,
+        path=door.path,
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",
     )
 
 
-def write_login(response: Response, settings: Settings, data: dict[str, Any]) -> None:
-    _set(response, settings, LOGIN_COOKIE, seal(settings, LOGIN_COOKIE, data), LOGIN_SECONDS)
+def write_login(
+    response: Response, settings: Settings, data: dict[str, Any], door: Door = CONSOLE
+) -> None:
+    sealed = seal(settings, door.login_cookie, data)
+    _set(response, settings, door.login_cookie, sealed, LOGIN_SECONDS, path=door.path)
 
 
-def read_login(settings: Settings, cookie: str | None) -> dict[str, Any] | None:
-    return unseal(settings, LOGIN_COOKIE, cookie, max_age=LOGIN_SECONDS)
+def read_login(
+    settings: Settings, cookie: str | None, door: Door = CONSOLE
+) -> dict[str, Any] | None:
+    return unseal(settings, door.login_cookie, cookie, max_age=LOGIN_SECONDS)
 
 
 def _set(
-    response: Response, settings: Settings, name: str, value: str, max_age: int | None = None
+    response: Response,
+    settings: Settings,
+    name: str,
+    value: str,
+    max_age: int | None = None,
+    *,
+    path: str = COOKIE_PATH,
 ) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path=COOKIE_PATH,
+        path=path,
         secure=settings.secure_cookies,
         httponly=True,
         samesite="lax",

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from service.audit import service as audit
 from service.auth.deps import current_principal
 from service.auth.principal import Principal, Role
 from service.deps import Db, State
@@ -15,7 +14,6 @@ from service.errors import Forbidden
 from service.me import service as me
 from service.me.schemas import HomeRead
 from service.models_base import utcnow
-from service.questionnaires.forms import load_forms
 
 router = APIRouter(prefix="/api/me", tags=["The patient's own"])
 
@@ -34,17 +32,4 @@ async def home(principal: CurrentPatient, db: Db, state: State) -> HomeRead:
     """Today's tasks (which are done), the latest advice with its colour, unread replies
     from the centre, the next planned contact (none recorded yet) and the latest readings
     in canonical units with the original kept."""
-    answer, centre_id = await me.home(
-        db, principal, state.judge, load_forms(state.settings.fhir_dir), state.local_zone, utcnow()
-    )
-    await audit.record(
-        db,
-        principal,
-        action=audit.READ,
-        subtype="read",
-        resource_type="Patient",
-        resource_id=answer.patient_id,
-        patient_id=answer.patient_id,
-        centre_id=centre_id,
-    )
-    return answer
+    return await me.home_read(db, principal, state, utcnow())

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import alerts
 from alerts.due import due_today
 from alerts.text import FORMS, name
+from service.audit import service as audit
 from service.auth.principal import Principal
 from service.careplans import repository as careplans
 from service.careplans.service import to_alerts_plan
@@ -28,9 +29,30 @@ from service.me import repository
 from service.me.schemas import AdviceRead, HomeRead, ReadingRead, TaskRead
 from service.messages import service as messages
 from service.patients import repository as patients
-from service.questionnaires.forms import Forms
+from service.questionnaires.forms import Forms, load_forms
+from service.state import AppState
 
 RECENT_READINGS = 10
+
+
+async def home_read(
+    conn: AsyncConnection, principal: Principal, state: AppState, now: datetime
+) -> HomeRead:
+    """The home screen and its audit record, for the API and the tablet page alike."""
+    answer, centre_id = await home(
+        conn, principal, state.judge, load_forms(state.settings.fhir_dir), state.local_zone, now
+    )
+    await audit.record(
+        conn,
+        principal,
+        action=audit.READ,
+        subtype="read",
+        resource_type="Patient",
+        resource_id=answer.patient_id,
+        patient_id=answer.patient_id,
+        centre_id=centre_id,
+    )
+    return answer
 
 
 async def home(
@@ -99,19 +121,31 @@ def _form_of(measurement: str, forms: Forms) -> str | None:
     return None
 
 
+# Readings taken within this long of the latest one are one sitting (a gateway sends the
+# oximeter's SpO2 and pulse a few seconds apart): the advice is the sitting's worst.
+SITTING = timedelta(minutes=30)
+_RANK = {"green": 0, "yellow": 1, "red": 2}
+
+
 def _latest_advice(rows: Any, verdicts: Mapping[str, Any]) -> AdviceRead | None:
-    for row in rows:
-        verdict = verdicts.get(row.id)
-        if verdict is not None:
-            return AdviceRead(
-                measurement=row.measurement,
-                at=row.effective_at,
-                colour=verdict.severity,
-                critical=verdict.critical,
-                advice_nb=verdict.advice_nb,
-                advice_en=verdict.advice_en,
-            )
-    return None
+    """The advice of the latest sitting's most worrying reading: a red SpO2 must not be
+    hidden behind the green pulse the same oximeter sent a second later."""
+    judged = [(row, verdicts[row.id]) for row in rows if verdicts.get(row.id) is not None]
+    if not judged:
+        return None
+    latest = judged[0][0].effective_at
+    sitting = [(row, v) for row, v in judged if latest - row.effective_at <= SITTING]
+    row, verdict = max(
+        sitting, key=lambda pair: (pair[1].critical, _RANK.get(pair[1].severity or "", -1))
+    )
+    return AdviceRead(
+        measurement=row.measurement,
+        at=row.effective_at,
+        colour=verdict.severity,
+        critical=verdict.critical,
+        advice_nb=verdict.advice_nb,
+        advice_en=verdict.advice_en,
+    )
 
 
 def _reading(row: Mapping[Any, Any]) -> ReadingRead:

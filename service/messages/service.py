@@ -126,6 +126,26 @@ async def thread(
     )
 
 
+async def read_thread(
+    conn: AsyncConnection, principal: Principal, patient_id: str, limit: int, now: datetime
+) -> tuple[list[Row[Any]], int]:
+    """A thread opened on a page (the console's patient page, the tablet's messages):
+    the latest ``limit`` messages oldest first, and how many of the other side's were
+    marked read by opening it. The search and each message marked read are audited."""
+    rows = await thread(conn, principal, patient_id, None, limit)
+    await audit.record_search(
+        conn,
+        principal,
+        "Communication",
+        [("patient", patient_id)],
+        [(r.patient_id, r.centre_id) for r in rows],
+        requested_patient=patient_id,
+    )
+    marked = await mark_read(conn, principal, patient_id, now) or []
+    await audit_marked(conn, principal, patient_id, marked)
+    return list(reversed(rows)), len(marked)
+
+
 async def mark_read(
     conn: AsyncConnection, principal: Principal, patient_id: str, now: datetime
 ) -> Sequence[Row[Any]] | None:

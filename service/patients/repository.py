@@ -133,3 +133,16 @@ async def centre_of(conn: AsyncConnection, patient_id: str) -> str | None:
     client of that centre, so every later query is scoped as a request's would be)."""
     query = sa.select(patient.c.centre_id).where(patient.c.id == patient_id)
     return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def for_dev_login(conn: AsyncConnection, limit: int = 40) -> Sequence[Row[Any]]:
+    """The development issuer's list of patients to log in as (never mounted in
+    production): id, given name, centre, in enrolment order. Names only, no identity
+    numbers: the demo's are synthetic, but the page is a habit-former."""
+    query = (
+        sa.select(patient.c.id, patient.c.given_name, patient.c.family_name, patient.c.centre_id)
+        .where(patient.c.status != "ended")
+        .order_by(patient.c.enrolled_at, patient.c.id)
+        .limit(limit)
+    )
+    return (await conn.execute(query)).all()

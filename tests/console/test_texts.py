@@ -13,14 +13,17 @@ import pytest
 import alerts
 from service.console.i18n import LANGS, Texts, catalogue
 from service.queue.schemas import Action, EscalationTarget, Outcome
+from service.tablet.readings import ENTRIES
 
-CONSOLE = Path(__file__).resolve().parents[2] / "service" / "console"
+SERVICE = Path(__file__).resolve().parents[2] / "service"
+# The console's pages and the tablet's share the catalogues.
+PAGES = (SERVICE / "console", SERVICE / "tablet")
 OSLO = ZoneInfo("Europe/Oslo")
 
 
 def _literal_keys() -> set[str]:
     keys: set[str] = set()
-    for path in [*CONSOLE.rglob("*.html"), *CONSOLE.rglob("*.py")]:
+    for path in [p for folder in PAGES for p in [*folder.rglob("*.html"), *folder.rglob("*.py")]]:
         text = path.read_text("utf-8")
         keys |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_.]+)["']\s*[,)]""", text))
         keys |= set(re.findall(r"""\btexts\(\s*["']([a-z_]+\.[a-z_.]+)["']""", text))
@@ -43,8 +46,17 @@ def test_every_key_the_pages_use_is_in_the_catalogue(lang: str) -> None:
         "protocol": list(alerts.available_protocols()),
         "severity": ["red", "yellow", "green"],
         "status": ["active", "paused", "ended"],
+        "me.colour": ["red", "yellow", "green"],
+    }
+    fields = [f.measurement for entry in ENTRIES.values() for f in entry.fields]
+    families |= {
+        "me.reading.title": list(ENTRIES),
+        "me.reading.field": fields,
+        "me.reading.hint": fields,
+        "me.unit": fields,
     }
     wanted = _literal_keys() | {f"{f}.{v}" for f, values in families.items() for v in values}
+    wanted |= {"me.messages.from_patient", "me.messages.from_centre"}
     assert sorted(k for k in wanted if k not in texts) == []
 
 

@@ -109,3 +109,28 @@ async def test_only_a_patient_reaches_their_own_home(
     for token in (centre.nurse_token, centre.admin_token):
         assert (await _home(client, token)).status_code == 403
     assert (await client.get("/api/me/home")).status_code == 401
+
+
+async def test_the_advice_is_the_worst_of_the_latest_sitting_not_the_last_reading(
+    client: httpx.AsyncClient, app: Any, settings: Settings
+) -> None:
+    """An oximeter sends SpO2 and pulse seconds apart: a red SpO2 must not be hidden
+    behind the green pulse that arrived after it."""
+    patient = await enrol(client, settings, await create_centre(app, settings))
+    await set_care_plan(client, patient, "copd")
+    taken = datetime.now(UTC) - timedelta(minutes=10)
+    readings = [
+        observation(patient.id, "59408-5", 84, "%", effective=taken.isoformat()),
+        observation(
+            patient.id,
+            "8867-4",
+            72,
+            "/min",
+            effective=(taken + timedelta(seconds=5)).isoformat(),
+        ),
+    ]
+    for reading in readings:
+        sent = await client.post("/fhir/Observation", json=reading, headers=patient.headers)
+        assert sent.status_code == 201, sent.text
+    advice = (await _home(client, patient.token)).json()["advice"]
+    assert (advice["measurement"], advice["colour"]) == ("spo2", "red")
