@@ -104,7 +104,9 @@ def _serve(args: argparse.Namespace) -> int:
             f"'http://{args.host}:{args.port}/fhir/Observation?_count=5'\n"
             f"API docs:     http://{args.host}:{args.port}/docs\n"
             f"Console:      http://{args.host}:{args.port}/console  "
-            "(sign in as a demo nurse with one click)",
+            "(sign in as a demo nurse with one click)\n"
+            f"Tablet:       http://{args.host}:{args.port}/me  "
+            "(the patient's page; sign in as a demo patient)",
             flush=True,
         )
     uvicorn.run(
