@@ -25,6 +25,7 @@ from service.database import create_engine, create_read_engine, dispose
 from service.devices.loans_router import router as device_loans_router
 from service.devices.router import router as devices_fhir_router
 from service.errors import install_handlers
+from service.experience.router import router as experience_router
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
 from service.ingest.triage_seam import ReadingJudge
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(messages_router)
     app.include_router(messages_api_router)
     app.include_router(me_router)
+    app.include_router(experience_router)
     # The nurse console's and the tablet's pages (and the development login), after the
     # API's handlers.
     tablet.install(app)

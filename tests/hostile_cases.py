@@ -1592,6 +1592,51 @@ MESSAGES = [
 ]
 
 
+EXPERIENCE_PERIOD = {"from": "2026-01-01", "to": "2026-03-31"}
+
+
+def _leader_of(world: World, centre: str) -> str:
+    scopes = [*DEFAULT_SCOPES[Role.nurse], "user/MeasureReport.rs"]
+    return world.token(Role.nurse, centres=[centre], scopes=scopes)
+
+
+EXPERIENCE = [
+    Case(
+        "nurse leader of A reads B's experience figures",
+        lambda w, t: get(
+            "/api/evaluation/experience",
+            _leader_of(w, w.a.id),
+            {"centre": t.centre, **EXPERIENCE_PERIOD},
+        ),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient reads the centre's experience figures",
+        lambda w, t: get(
+            "/api/evaluation/experience", w.me.token, {"centre": w.a.id, **EXPERIENCE_PERIOD}
+        ),
+        403,
+    ),
+    Case(
+        "nurse without the evaluation scope reads the experience figures",
+        lambda w, t: get(
+            "/api/evaluation/experience", w.nurse_a, {"centre": w.a.id, **EXPERIENCE_PERIOD}
+        ),
+        403,
+    ),
+    Case(
+        "experience figures over a period of ten years",
+        lambda w, t: get(
+            "/api/evaluation/experience",
+            _leader_of(w, w.a.id),
+            {"centre": w.a.id, "from": "2016-01-01", "to": "2026-01-01"},
+        ),
+        400,
+    ),
+]
+
+
 def pytest_fail(response: httpx.Response) -> None:
     raise AssertionError(f"expected no loans: {response.text[:200]}")
 
@@ -1609,4 +1654,5 @@ CASES: list[Case] = [
     *DEVICES,
     *QUESTIONNAIRES,
     *MESSAGES,
+    *EXPERIENCE,
 ]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.ingest.models import ENTERED_IN_ERROR
 from service.ingest.repository import observation
+from service.questionnaires.repository import response_table as response
 from service.tenancy import measurements_visible_to
 
 
@@ -49,3 +50,16 @@ async def recent(
         .limit(limit)
     )
     return (await conn.execute(query)).all()
+
+
+async def last_answered(
+    conn: AsyncConnection, principal: Principal, patient_id: str, questionnaire: str
+) -> datetime | None:
+    """When the patient last answered the form at ``questionnaire`` (its canonical URL)."""
+    query = sa.select(sa.func.max(response.c.authored_at)).where(
+        response.c.patient_id == patient_id,
+        response.c.questionnaire == questionnaire,
+        measurements_visible_to(principal, response),
+    )
+    answered: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    return answered

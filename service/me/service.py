@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import alerts
 from alerts.due import due_today
+from alerts.experience import experience_due
 from alerts.text import FORMS, name
 from service.audit import service as audit
 from service.auth.principal import Principal
@@ -29,10 +30,12 @@ from service.me import repository
 from service.me.schemas import AdviceRead, HomeRead, ReadingRead, TaskRead
 from service.messages import service as messages
 from service.patients import repository as patients
-from service.questionnaires.forms import Forms, load_forms
+from service.questionnaires.forms import EXPERIENCE, Forms, load_forms
 from service.state import AppState
 
 RECENT_READINGS = 10
+# The experience form's task is named by this, not by a measurement: nothing is measured.
+EXPERIENCE_TASK = "patient_experience"
 
 
 async def home_read(
@@ -80,6 +83,8 @@ async def home(
         protocol = alerts.load_protocol(plan.protocol)
         due = due_today(plan, protocol, seen, day_start, day_end)
         tasks = [_task(task.measurement, task.done, task.last_at, forms) for task in due]
+    if patient.status == "active":
+        tasks += await _experience_task(conn, principal, patient, forms, day_start, day_end)
     rows = await repository.recent(conn, principal, patient.id, RECENT_READINGS)
     verdicts = await judge.verdicts(conn, [row._mapping for row in rows])
     answer = HomeRead(
@@ -93,6 +98,39 @@ async def home(
         recent_readings=[_reading(row._mapping) for row in rows],
     )
     return answer, patient.centre_id
+
+
+async def _experience_task(
+    conn: AsyncConnection,
+    principal: Principal,
+    patient: Any,
+    forms: Forms,
+    day_start: datetime,
+    day_end: datetime,
+) -> list[TaskRead]:
+    """How the patient finds the follow-up: at enrolment and every three months."""
+    form = forms.by_id.get(EXPERIENCE)
+    if form is None:
+        return []
+    enrolled = await patients.get_visible(conn, principal, patient.id)
+    if enrolled is None:
+        return []
+    last = await repository.last_answered(conn, principal, patient.id, form.url)
+    due, done = experience_due(enrolled.enrolled_at, last, day_start, day_end)
+    if not due:
+        return []
+    title = form.title
+    return [
+        TaskRead(
+            measurement=EXPERIENCE_TASK,
+            is_form=True,
+            form=form.id,
+            title_nb=title["nb"],
+            title_en=title.get("en", title["nb"]),
+            done=done,
+            last_at=last,
+        )
+    ]
 
 
 def _task(measurement: str, done: bool, last_at: datetime | None, forms: Forms) -> TaskRead:

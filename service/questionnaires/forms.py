@@ -15,6 +15,24 @@ SCORE_EXTENSION = "https://fhir.dho.example/StructureDefinition/score-measuremen
 ANSWER_EXTENSION = "https://fhir.dho.example/StructureDefinition/answer-measurement"
 
 
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+# The form that asks how the patient finds the follow-up (``alerts.experience``): asked on
+# its own timetable, never triaged.
+EXPERIENCE = "experience"
+
+
+def translated(element: dict[str, Any], key: str) -> dict[str, str]:
+    """An element's text by language: the form's own (Bokmål), and its translations."""
+    texts = {"nb": str(element.get(key, ""))}
+    for extension in (element.get(f"_{key}") or {}).get("extension", []):
+        if extension.get("url") != TRANSLATION:
+            continue
+        parts = {e["url"]: e for e in extension.get("extension", [])}
+        if "lang" in parts and "content" in parts:
+            texts[parts["lang"]["valueCode"]] = parts["content"]["valueString"]
+    return texts
+
+
 @dataclass(frozen=True)
 class Form:
     id: str
@@ -29,6 +47,10 @@ class Form:
     @property
     def canonical(self) -> str:
         return f"{self.url}|{self.version}"
+
+    @property
+    def title(self) -> dict[str, str]:
+        return translated(self.resource, "title")
 
 
 @dataclass(frozen=True)

@@ -173,7 +173,7 @@ async def read_evaluation(
         exact=disclosure == "exact",
     )
     # The query, with its disclosure, is in the audit record.
-    await _record_evaluation(db, principal, request, centre, "operation")
+    await record_evaluation(db, principal, request, centre, "operation")
     return result
 
 
@@ -200,7 +200,7 @@ async def export_evaluation(
     result = await evaluation.evaluate(
         source, principal, centre, first, last, state.local_zone, utcnow()
     )
-    await _record_evaluation(db, principal, request, centre, "export")
+    await record_evaluation(db, principal, request, centre, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(
         export.csv_text(result),
@@ -234,7 +234,7 @@ async def _record(
     )
 
 
-async def _record_evaluation(
+async def record_evaluation(
     db: AsyncConnection, principal: Principal, request: Request, centre_id: str, subtype: str
 ) -> None:
     """Aggregates name no patient: one record for the centre, with the query."""

@@ -23,7 +23,7 @@ from service.ingest.context import ingest_context
 from service.questionnaires import service as responses
 from service.questionnaires.forms import Form, load_forms
 from service.tablet.deps import Page, TabletForm, TabletPage
-from service.tablet.questions import problem_of_refusal, questions, read_answers, response, title
+from service.tablet.questions import problem_of_refusal, questions, read_answers, response
 from service.tablet.reading_routes import new_key, sent, sent_key, taken_at
 from service.tablet.readings import Problem
 
@@ -44,7 +44,7 @@ def _page(
         "form.html",
         status_code=422 if problems else 200,
         form=form,
-        title=title(form),
+        title=form.title,
         asked=questions(form),
         key=key,
         typed=typed,
@@ -97,5 +97,5 @@ async def send_form(form_id: str, posted: TabletForm) -> Response:
             raise
         where = next(iter(error.issues[0].expression), "")
         return _page(page, form, key, typed, [problem_of_refusal(asked, sent_links, where)])
-    details: dict[str, Any] = {"form_title": title(form)}
+    details: dict[str, Any] = {"form_title": form.title}
     return sent(page, "form", result.verdict, details)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.questionnaires.forms import Form
+from service.questionnaires.forms import Form, translated
 from service.tablet.readings import Problem, parse_number
 
-TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 _MIN = "http://hl7.org/fhir/StructureDefinition/minValue"
 _MAX = "http://hl7.org/fhir/StructureDefinition/maxValue"
 IDENTIFIER_SYSTEM = "https://fhir.dho.example/identifier/tablet-form"
@@ -61,17 +60,6 @@ class Question:
         return list(range(int(self.low or 0), int(self.high or 0) + 1))
 
 
-def _texts(element: dict[str, Any], key: str) -> dict[str, str]:
-    texts = {"nb": str(element.get(key, ""))}
-    for extension in (element.get(f"_{key}") or {}).get("extension", []):
-        if extension.get("url") != TRANSLATION:
-            continue
-        parts = {e["url"]: e for e in extension.get("extension", [])}
-        if "lang" in parts and "content" in parts:
-            texts[parts["lang"]["valueCode"]] = parts["content"]["valueString"]
-    return texts
-
-
 def _bound(item: dict[str, Any], url: str) -> float | None:
     for extension in item.get("extension", []):
         if extension.get("url") == url:
@@ -85,13 +73,13 @@ def questions(form: Form) -> list[Question]:
         Question(
             link=item["linkId"],
             kind=item["type"],
-            text=_texts(item, "text"),
+            text=translated(item, "text"),
             required=bool(item.get("required")),
             options=tuple(
                 Option(
                     o["valueCoding"]["code"],
                     o["valueCoding"]["system"],
-                    _texts(o["valueCoding"], "display"),
+                    translated(o["valueCoding"], "display"),
                 )
                 for o in item.get("answerOption", [])
             ),
@@ -100,10 +88,6 @@ def questions(form: Form) -> list[Question]:
         )
         for item in form.resource["item"]
     ]
-
-
-def title(form: Form) -> dict[str, str]:
-    return _texts(form.resource, "title")
 
 
 def read_answers(

@@ -36,6 +36,8 @@ async def test_the_home_screen_follows_the_day(
         "cat_score": ("copd-impact-weekly", False),
         "copd_more_breathless": ("copd-daily", False),
         "spo2": (None, False),
+        # How the patient finds the follow-up: asked at enrolment, never triaged.
+        "patient_experience": ("experience", False),
     }
     assert first.json()["advice"] is None
     assert first.json()["unread_messages"] == 0

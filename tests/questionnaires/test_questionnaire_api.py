@@ -62,14 +62,20 @@ async def _post(client: httpx.AsyncClient, token: str, body: dict[str, Any]) -> 
     return await client.post("/fhir/QuestionnaireResponse", json=body, headers=auth(token))
 
 
-async def test_the_four_forms_are_served_in_bokmal_with_english(
+async def test_the_forms_are_served_in_bokmal_with_english(
     client: httpx.AsyncClient, app: Any, settings: Any
 ) -> None:
     patient = await _patient(client, app, settings)
     listed = await client.get("/fhir/Questionnaire", headers=patient.headers)
     assert listed.status_code == 200, listed.text
     ids = {e["resource"]["id"] for e in listed.json()["entry"]}
-    assert ids == {"copd-daily", "copd-impact-weekly", "diabetes-hypo", "heart-failure-daily"}
+    assert ids == {
+        "copd-daily",
+        "copd-impact-weekly",
+        "diabetes-hypo",
+        "heart-failure-daily",
+        "experience",
+    }
     form = (await client.get("/fhir/Questionnaire/copd-daily", headers=patient.headers)).json()
     assert form["url"] == f"{BASE}copd-daily"
     assert form["version"] == "1.0.0"

@@ -85,7 +85,8 @@ async def test_todays_tasks_follow_the_care_plan_and_link_to_their_pages(
     assert 'href="/me/form/copd-daily"' in home  # the daily form the plan asks for
     assert 'href="/me/form/copd-impact-weekly"' in home  # the weekly impact form
     assert 'href="/me/reading/spo2"' in home  # the oximeter, typed by hand if need be
-    assert home.count("Ikke gjort ennå") == 3
+    assert 'href="/me/form/experience"' in home  # asked at enrolment
+    assert home.count("Ikke gjort ennå") == 4
 
 
 async def test_a_reading_typed_by_hand_is_checked_in_plain_words_and_stored_once(
@@ -202,6 +203,32 @@ async def test_a_form_resent_with_its_key_is_stored_once(
         "/fhir/QuestionnaireResponse", params={"patient": patient.id}, headers=patient.headers
     )
     assert len(stored.json()["entry"]) == 1
+
+
+async def test_the_experience_form_is_asked_at_enrolment_and_raises_nothing(
+    app: Any, client: httpx.AsyncClient, settings: Settings
+) -> None:
+    centre = await create_centre(app, settings)
+    patient = await enrol(client, settings, centre)
+    await set_care_plan(client, patient, "copd")
+    async with tablet(app, tablet_session(settings, patient.id)) as browser:
+        page = await browser.get("/me/form/experience")
+        assert "Hvordan opplever du oppfølgingen?" in page.text
+        answers = {
+            **_form(page.text),
+            "a.security": "1",
+            "a.coping": "2",
+            "a.ease-of-use": "5",
+            "a.recommend": "4",
+        }
+        sent = await browser.post("/me/form/experience", data=answers)
+        assert sent.status_code == 200
+        assert "Svarene er sendt" in sent.text
+        assert "advice-" not in sent.text  # no colour: experience is not a symptom
+        home = await browser.get("/me")
+    done = home.text[home.text.index('href="/me/form/experience"') :].split("</li>")[0]
+    assert "Gjort" in done
+    assert [i for i in await queue_of(client, centre) if i["patient_id"] == patient.id] == []
 
 
 async def test_messages_are_written_read_and_answered(
