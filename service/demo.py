@@ -1,4 +1,5 @@
-"""Demo data for ``make run``: two follow-up centres, 20 patients, a fortnight of readings.
+"""Demo data for ``make run``: two follow-up centres, 20 patients, a month of readings and
+of the centre's work on them (``service.demo_work``).
 
 Every patient gets a care plan with their protocol's defaults, so the readings are
 triaged, and a few scripted stories (``STORIES``, ``SILENT``) give the queue items to
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service import demo_work
 from service.auth.principal import DEFAULT_SCOPES, Principal, Role
 from service.careplans import service as careplans
 from service.careplans.schemas import CarePlanWrite, ScheduleSchema
@@ -31,6 +33,8 @@ from service.ingest.service import IngestContext
 from service.patients import service as patients
 from service.patients.identity_number import FNR_SYSTEM, generate_identity_number
 from service.patients.identity_vault import IdentityVault
+from service.questionnaires.forms import Forms, load_forms
+from service.settings import DEFAULT_FHIR_DIR
 
 CENTRES = [
     {
@@ -49,7 +53,7 @@ CENTRES = [
 GIVEN = ["Kari", "Ola", "Ingrid", "Per", "Solveig", "Arne", "Randi", "Knut", "Astrid", "Nils"]
 FAMILY = ["Hansen", "Johansen", "Olsen", "Larsen", "Andersen", "Pedersen", "Nilsen", "Berg"]
 PROTOCOLS = ["heart_failure", "copd", "hypertension", "diabetes"]
-DAYS = 14
+DAYS = 30
 # The centres of the demo ask their COPD and heart-failure patients the daily symptom form
 # (the protocols leave it to the care plan): the tablet page then lists it every day.
 _DAILY = ScheduleSchema(every_hours=24, window_hours=6, grace_hours=6)
@@ -60,7 +64,8 @@ DAILY_FORM: dict[str, dict[str, ScheduleSchema | None]] = {
 
 
 async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) -> dict[str, int]:
-    counts = {"patients_created": 0, "readings_created": 0}
+    counts = {"patients_created": 0, "readings_created": 0, "items_resolved": 0}
+    forms = load_forms(DEFAULT_FHIR_DIR)
     async with engine.begin() as conn:
         for centre in CENTRES:
             await centres.upsert(conn, centre)
@@ -75,6 +80,9 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
         )
         fnr = generate_identity_number(date(1935 + index * 2, 1 + index % 12, 3 + index), 100)
         protocol = PROTOCOLS[index % len(PROTOCOLS)]
+        centre_id = str(centre["id"])
+        created: str | None = None  # the patient's id when this run enrolled them
+        enrolled_at = ctx.now - timedelta(days=DAYS + 1)
         async with engine.begin() as conn:
             try:
                 enrolled = await patients.enrol(
@@ -82,7 +90,7 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
                     staff,
                     _patient(index, fnr, centre),
                     vault,
-                    enrolled_at=ctx.now - timedelta(days=DAYS + 1),
+                    enrolled_at=enrolled_at,
                 )
             except FhirError as error:
                 if error.status_code != 409:
@@ -94,7 +102,9 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
                     reason="Demo: protocol defaults, with the daily symptom form",
                     schedule=DAILY_FORM.get(protocol, {}),
                 )
-                await careplans.write(conn, staff, enrolled["id"], plan, ctx.now)
+                await careplans.write(conn, staff, enrolled["id"], plan, enrolled_at)
+                created = str(enrolled["id"])
+        work = random.Random(index)  # noqa: S311 - demo data, not secrets
         for day in range(DAYS, 0, -1):
             when = (ctx.now - timedelta(days=day)).replace(
                 hour=8, minute=rng.randint(0, 50), second=0, microsecond=0
@@ -114,7 +124,38 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
                 if e["response"]["status"].startswith("201")
                 and e["response"]["location"].startswith("Observation/")
             )
+            if created and day > demo_work.OPEN_DAYS:
+                async with engine.begin() as conn:
+                    if await demo_work.work_item(conn, centre_id, created, when, work):
+                        counts["items_resolved"] += 1
+        if created:
+            await _outside_the_readings(engine, ctx, forms, centre_id, created, index, work)
     return counts
+
+
+async def _outside_the_readings(
+    engine: AsyncEngine,
+    ctx: IngestContext,
+    forms: Forms,
+    centre_id: str,
+    patient_id: str,
+    index: int,
+    rng: random.Random,
+) -> None:
+    """The planned calls, the stays and contacts outside the service, and the patient's
+    first answer to the experience form."""
+    enrolled_at = ctx.now - timedelta(days=DAYS + 1)
+    myself = Principal(
+        subject=patient_id, role=Role.patient, scopes=frozenset(DEFAULT_SCOPES[Role.patient])
+    )
+    async with engine.begin() as conn:
+        await demo_work.planned_calls(conn, centre_id, patient_id, enrolled_at, ctx.now)
+        await demo_work.outside_events(
+            conn, centre_id, patient_id, index, enrolled_at, ctx.now, rng
+        )
+        await demo_work.experience_at_enrolment(
+            conn, myself, patient_id, forms, ctx, enrolled_at + timedelta(hours=3), rng
+        )
 
 
 def _patient(index: int, fnr: str, centre: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +191,9 @@ def _gateway_bundle(
     readings = _readings(protocol, rng, day)
     for (kind, position), reading in STORIES.get((index, day), {}).items():
         readings[kind][position] = reading
+    bad_day = demo_work.episode(index, day, DAYS)
+    if bad_day is not None:
+        readings["bp-monitor"][0] = _bp(*bad_day)
     for kind, observations in readings.items():
         device_url = f"urn:uuid:00000000-0000-4000-9000-{index:08d}{len(entries):04d}"
         serial = f"{gateway}-{kind}"
