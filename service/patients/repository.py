@@ -138,11 +138,12 @@ async def centre_of(conn: AsyncConnection, patient_id: str) -> str | None:
 async def for_dev_login(conn: AsyncConnection, limit: int = 40) -> Sequence[Row[Any]]:
     """The development issuer's list of patients to log in as (never mounted in
     production): id, given name, centre, in enrolment order. Names only, no identity
-    numbers: the demo's are synthetic, but the page is a habit-former."""
+    numbers: the demo's are synthetic, but the page is a habit-former. The latest
+    enrolled first: the one a developer just enrolled is at the top."""
     query = (
         sa.select(patient.c.id, patient.c.given_name, patient.c.family_name, patient.c.centre_id)
         .where(patient.c.status != "ended")
-        .order_by(patient.c.enrolled_at, patient.c.id)
+        .order_by(patient.c.enrolled_at.desc(), patient.c.given_name, patient.c.id)
         .limit(limit)
     )
     return (await conn.execute(query)).all()
