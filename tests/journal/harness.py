@@ -3,9 +3,11 @@ a centre that journals to it, resolved items, and a sender as the worker runs it
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from tests.factories import Centre, EnrolledPatient, auth, blood_pressure
 from tests.faults.cluster import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+_ticks = itertools.count()
 
 
 class Receiver:
@@ -112,7 +115,10 @@ async def red_item_resolved(
 ) -> str:
     """A red reading (or ``readings``), and the item it opens resolved by the centre's
     nurse."""
-    for resource in readings or [blood_pressure(patient.id, 185, 95)]:
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    # A new time each call: the same values at the same time would be the same reading.
+    red = blood_pressure(patient.id, 185, 95, effective=now - timedelta(seconds=next(_ticks)))
+    for resource in readings or [red]:
         reading = await client.post("/fhir/Observation", json=resource, headers=patient.headers)
         assert reading.status_code == 201, reading.text
     nurse = auth(patient.centre.nurse_token)
