@@ -22,5 +22,5 @@ def fresh_receiver(receiver: Receiver) -> Receiver:
     """The module's receiver, accepting again (the test before may have changed it)."""
     if receiver.process is None:
         receiver.start()
-    receiver.mode("ok", reject=[])
+    receiver.mode("ok", reject=[], public_key=None, client_id=None)
     return receiver

@@ -19,6 +19,10 @@ Told how to fail by ``POST /_control`` with ``{"mode": ...}``:
 * ``reject``: 422 with an OperationOutcome for documents about the identity numbers in
   ``reject``, whatever the mode (a document the record will never take).
 
+With ``{"client_id": ..., "public_key": <PEM>}`` it also demands a bearer token from
+its own token endpoint (``POST /token``), which takes the client credentials grant
+with a ``private_key_jwt`` assertion signed by that key, as HelseID does.
+
 ``GET /_received`` lists what was stored, in arrival order; ``GET /_stats`` counts calls.
 """
 
@@ -26,11 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from fhir.resources.R4B.bundle import Bundle
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -145,14 +155,49 @@ async def answer(body: bytes) -> tuple[int, bytes]:
 
 
 async def receive(request: Request) -> Response:
+    if STATE.get("public_key") and request.headers.get("authorization") not in TOKENS:
+        status, body = _outcome(401, "login", "a token from /token is required")
+        return Response(body, status_code=status, media_type=FHIR_JSON)
     status, body = await answer(await request.body())
     return Response(body, status_code=status, media_type=FHIR_JSON)
+
+
+TOKENS: set[str] = set()
+ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+async def token(request: Request) -> Response:
+    """Client credentials with private_key_jwt: the assertion must be signed by the
+    registered key, name the client as issuer and subject, and this endpoint as audience."""
+    form = dict(parse_qsl((await request.body()).decode()))
+    refused = Response(b'{"error": "invalid_client"}', 401, media_type="application/json")
+    if form.get("grant_type") != "client_credentials" or form.get("client_assertion_type") != (
+        ASSERTION
+    ):
+        return refused
+    try:
+        claims = jwt.decode(
+            str(form.get("client_assertion")), RSAKey.import_key(STATE["public_key"])
+        )
+    except (JoseError, ValueError):
+        return refused
+    c = claims.claims
+    expected = str(request.url)
+    if c.get("iss") != STATE["client_id"] or c.get("sub") != STATE["client_id"]:
+        return refused
+    if c.get("aud") != expected or not c.get("jti") or c.get("exp", 0) < time.time():
+        return refused
+    access = secrets.token_urlsafe(16)
+    TOKENS.add(f"Bearer {access}")
+    STATS["tokens"] = STATS.get("tokens", 0) + 1
+    body = {"access_token": access, "token_type": "Bearer", "expires_in": 600}
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 async def control(request: Request) -> Response:
     STATE.update(orjson.loads(await request.body()))
     STATE["calls"] = 0
-    return Response(orjson.dumps(STATE), media_type="application/json")
+    return Response(orjson.dumps({"mode": STATE["mode"]}), media_type="application/json")
 
 
 async def received(_: Request) -> Response:
@@ -166,6 +211,7 @@ async def stats(_: Request) -> Response:
 routes = Starlette(
     routes=[
         Route("/fhir/Bundle", receive, methods=["POST"]),
+        Route("/token", token, methods=["POST"]),
         Route("/_control", control, methods=["POST"]),
         Route("/_received", received, methods=["GET"]),
         Route("/_stats", stats, methods=["GET"]),

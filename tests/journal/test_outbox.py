@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from joserfc.jwk import RSAKey
 
 from service.journal import sender as journal_sender
 from service.journal.models import JournalState
@@ -101,3 +103,44 @@ async def test_the_in_process_loop_sends_on_its_own(
         stop.set()
         await loop
     assert [m.state for m in await messages_of(app, centre.id)] == ["sent"]
+
+
+async def test_the_sender_gets_a_token_by_private_key_jwt_before_it_sends(
+    client: httpx.AsyncClient,
+    app: Any,
+    settings: Any,
+    fresh_receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """OAuth2 client credentials with a signed assertion (HelseID's way), through
+    authlib, against the receiver's own token endpoint; the key stays in its file."""
+    key = RSAKey.generate_key(2048)
+    private = tmp_path / "journal-client.pem"
+    private.write_bytes(key.as_pem(private=True))
+    public = key.as_pem(private=False).decode()
+    fresh_receiver.mode("ok", public_key=public, client_id="dho-journal")
+    centre, patient = await _patient(client, app, settings)
+    token_url = fresh_receiver.url.replace("/fhir/Bundle", "/token")
+    await journal_to(
+        client,
+        centre,
+        fresh_receiver.url,
+        token_url=token_url,
+        client_id="dho-journal",
+        private_key_path=str(private),
+    )
+    await red_item_resolved(client, patient)
+    await red_item_resolved(client, patient)
+    tokens = fresh_receiver.stats().get("tokens", 0)
+    await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
+    assert [m.state for m in await messages_of(app, centre.id)] == ["sent", "sent"]
+    # One token for both (send_due's sender keeps it until shortly before it expires).
+    assert fresh_receiver.stats()["tokens"] == tokens + 1
+
+    # Another client's key: the token endpoint refuses, the message waits and says why.
+    fresh_receiver.mode("ok", public_key=public, client_id="someone-else")
+    await red_item_resolved(client, patient)
+    await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
+    last = (await messages_of(app, centre.id))[-1]
+    assert last.state == "failed"
+    assert last.last_error == "token endpoint: OAuthError"
