@@ -5,6 +5,7 @@ help; an admin sees it, retries it or cancels it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -203,3 +204,33 @@ async def test_a_document_that_does_not_validate_is_never_sent(
         "Bundle.entry[0].resource.mood: extra_forbidden"
     )
     assert fresh_receiver.stats()["posts"] == posts
+
+
+async def test_a_worker_that_died_mid_send_is_taken_over_and_the_document_stored_once(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    """A stand-in for ``kill -9`` in the middle of a send: the dead worker claimed the
+    message and the record stored it, but no outcome was written. When its lease ends,
+    another worker sends it again; the record keeps one; the dead worker's late word,
+    should it come, changes nothing."""
+    centre, patient = await _journalled_patient(client, app, settings, fresh_receiver)
+    await red_item_resolved(client, patient)
+    now = datetime.now(UTC)
+    async with app.state.dho.engine.begin() as conn:
+        claimed = await repository.claim(conn, now, now - timedelta(seconds=1))  # lease over
+        config = await repository.config_of(conn, centre.id)
+        row = await repository.patient_row(conn, patient.id)
+    assert claimed is not None
+    async with httpx.AsyncClient() as http:
+        dead_worker = sender(app, fast(settings), http)
+        assert (await dead_worker._deliver(claimed, config, row)).state == "sent"
+        [sending] = await messages_of(app, centre.id)
+        assert (sending.state, sending.attempts) == ("sending", 1)
+
+        assert await sender(app, fast(settings), http).step()
+    [sent] = await messages_of(app, centre.id)
+    assert (sent.state, sent.attempts) == ("sent", 2)
+    assert _stored(fresh_receiver, sent.bundle_identifier) == 1
+    async with app.state.dho.engine.begin() as conn:
+        late = {"state": "failed", "last_error": "late"}
+        assert not await repository.finish(conn, sent.id, claimed.attempts, late)
