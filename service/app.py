@@ -29,6 +29,9 @@ from service.experience.router import router as experience_router
 from service.fhirkit.catalogue import load_catalogue
 from service.ingest.router import router as ingest_router
 from service.ingest.triage_seam import ReadingJudge
+from service.journal import sender as journal_sender
+from service.journal.router import config_router as journal_config_router
+from service.journal.router import router as journal_router
 from service.me.router import router as me_router
 from service.messages.router import api_router as messages_api_router
 from service.messages.router import router as messages_router
@@ -110,6 +113,11 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                         stop,
                     )
                 )
+            journal = None
+            if settings.run_jobs_in_process:
+                journal = asyncio.create_task(
+                    journal_sender.run_loop(engine, settings, app.state.dho.vault, stop)
+                )
             try:
                 yield
             finally:
@@ -119,6 +127,8 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
                     await jobs
                 if exports is not None:
                     await exports
+                if journal is not None:
+                    await journal
                 await dispose(read_engine, engine)
 
     app = FastAPI(
@@ -154,6 +164,8 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(messages_api_router)
     app.include_router(me_router)
     app.include_router(experience_router)
+    app.include_router(journal_router)
+    app.include_router(journal_config_router)
     # The nurse console's and the tablet's pages (and the development login), after the
     # API's handlers.
     tablet.install(app)

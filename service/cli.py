@@ -181,6 +181,7 @@ def _token(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from service import worker
+    from service.journal import sender as journal
     from service.research import runner as exports
 
     if args.once:
@@ -193,10 +194,15 @@ def _worker(args: argparse.Namespace) -> int:
         return 1 if any(o.result is None for o in outcomes) else 0
 
     async def both() -> None:
-        # Research exports run beside the jobs: their own loop, claimed per export row.
+        # Research exports and the journal's outbox run beside the jobs: loops of their
+        # own, claimed per row.
         settings = get_settings()
         stop = asyncio.Event()
-        work = asyncio.gather(worker.run(settings, stop=stop), exports.run(settings, stop))
+        work = asyncio.gather(
+            worker.run(settings, stop=stop),
+            exports.run(settings, stop),
+            journal.run(settings, stop),
+        )
         await drain.on_signal(work, stop, settings.shutdown_grace_seconds)
 
     from service.worker import drain

@@ -5,6 +5,7 @@ from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
 from service.ingest.models import Observation, ObservationVersion
+from service.journal.models import JournalConfig, JournalMessage
 from service.messages.models import MessageRow
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
@@ -29,6 +30,8 @@ __all__ = [
     "ExternalEvent",
     "Finding",
     "JobRun",
+    "JournalConfig",
+    "JournalMessage",
     "MessageRow",
     "Observation",
     "ObservationVersion",

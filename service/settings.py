@@ -101,6 +101,16 @@ class Settings(BaseSettings):
     jobs_in_process: bool | None = None
     log_level: str = "INFO"
 
+    # Journalling to the patient's record (service/journal): a message is retried with
+    # exponential backoff and jitter (base, doubling, capped) and dead-lettered after
+    # this many attempts; the worker looks for due messages every poll interval and
+    # sends with this many at once (per process; several workers are safe).
+    journal_max_attempts: int = Field(default=10, ge=1)
+    journal_backoff_seconds: float = Field(default=5.0, gt=0)
+    journal_backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    journal_poll_seconds: float = Field(default=2.0, gt=0)
+    journal_concurrency: int = Field(default=4, ge=1, le=64)
+
     # The nurse console (service/console). Its session cookie is encrypted and signed
     # with this key (base64, 32 bytes), so any API process can read any session;
     # development derives one under var_dir, production must set it.

@@ -166,3 +166,12 @@ def device_loans_visible_to(principal: Principal, table: Any) -> ColumnElement[b
     """Loans say who held which kit when: the centre's staff and systems, and a
     patient their own."""
     return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_DEVICES)
+
+
+# The journal's outbox: the centre's admins operate it (retry, cancel); nurses see a
+# message's state on the queue item it came from, through the item's own reach.
+_CENTRE_ROLES_FOR_JOURNAL = frozenset({Role.admin})
+
+
+def journal_visible_to(principal: Principal, table: Any) -> ColumnElement[bool]:
+    return _scope(principal, table.c.patient_id, table.c.centre_id, _CENTRE_ROLES_FOR_JOURNAL)

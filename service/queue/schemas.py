@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from service.journal.schemas import ItemJournal
+
 
 class Action(StrEnum):
     """What a nurse did; the resource-use log counts these (see the evaluation)."""
@@ -104,6 +106,8 @@ class QueueRow(BaseModel):
     trends: dict[str, list[TrendPoint]]
     # The patient's messages no nurse has read yet: "message waiting", not a colour.
     messages_waiting: int = 0
+    # A resolved item's note for the patient's record: pending, sent, failed (and why).
+    journal: ItemJournal | None = None
 
 
 class QueuePage(BaseModel):

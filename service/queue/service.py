@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.errors import ApiError, Conflict, NotFound
 from service.ingest import repository as observations
+from service.journal import service as journal
 from service.messages import repository as messages
 from service.models_base import new_id
 from service.queue import readings as rule_readings
@@ -200,6 +201,8 @@ async def resolve(
         detail={"outcome": request.outcome.value, "minutes": minutes},
     )
     await resource_use.record_resolution(conn, principal, resolved)
+    # The note for the patient's record, queued in this same transaction (an outbox).
+    await journal.record_resolution(conn, principal, resolved, now)
     return resolved
 
 
@@ -340,6 +343,7 @@ async def _rows(
     found = await repository.findings_of_items(conn, ids)
     trends = await _trends(conn, rows, found, now, trend_points)
     waiting = await messages.waiting_of_patients(conn, [r.patient_id for r in rows])
+    journals = await journal.item_journals(conn, [r.id for r in rows if r.resolved_at])
     today = now.astimezone(zone).date()
     return [
         QueueRow(
@@ -369,6 +373,7 @@ async def _rows(
             findings=[FindingRead.model_validate(f) for f in found.get(r.id, [])],
             trends=trends.get(r.patient_id, {}),
             messages_waiting=waiting.get(r.patient_id, 0),
+            journal=journals.get(r.id),
         )
         for r in rows
     ]

@@ -76,9 +76,10 @@ async def run_once(settings: Settings) -> list[Outcome]:
     """Every job once, now, one after the other (``dho worker --once``): for an operator
     after downtime, for cron, for tests. Each runs as a tick of its own second, so it runs
     even if a replica ran this interval's tick: the jobs are scans of the present state,
-    safe to repeat. Research exports waiting in the queue run too, and expired export
-    files are swept."""
+    safe to repeat. Research exports waiting in the queue run too, expired export files
+    are swept, and the journal's due messages are sent."""
     from service.fhirkit.catalogue import load_catalogue
+    from service.journal import sender as journal
     from service.patients.identity_vault import vault_from_settings
     from service.research import runner as exports
 
@@ -104,6 +105,12 @@ async def run_once(settings: Settings) -> list[Outcome]:
         except Exception as error:
             log.exception("job failed", extra={"event": "research_exports"})
             outcomes.append(Outcome("research_exports", None, type(error).__name__))
+        try:
+            tries = await journal.send_due(engine, settings, vault_from_settings(settings))
+            outcomes.append(Outcome("journal", f"{tries} journal messages tried"))
+        except Exception as error:
+            log.exception("job failed", extra={"event": "journal"})
+            outcomes.append(Outcome("journal", None, type(error).__name__))
     finally:
         await dispose(reader, engine)
     return outcomes

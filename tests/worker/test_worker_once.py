@@ -18,7 +18,7 @@ from tests.factories import create_centre, queue_of, set_care_plan
 from tests.ingest.history_helpers import enrol_from
 
 DHO = str(Path(sys.executable).parent / "dho")
-JOB_NAMES = ("missing_readings", "sla_escalations", "wake_snoozed", "research_exports")
+JOB_NAMES = ("missing_readings", "sla_escalations", "wake_snoozed", "research_exports", "journal")
 
 
 async def _worker_once(database_url: str, var_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,146 @@
+"""The outbox: a resolve queues the note for the patient's record in its own
+transaction, without the identity number, and the worker delivers it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from joserfc.jwk import RSAKey
+
+from service.journal import sender as journal_sender
+from service.journal.models import JournalState
+from tests.factories import auth, create_centre, enrol, observation, set_care_plan
+from tests.journal.harness import Receiver, fast, journal_to, messages_of, red_item_resolved
+
+
+async def _patient(client: httpx.AsyncClient, app: Any, settings: Any) -> Any:
+    centre = await create_centre(app, settings)
+    patient = await enrol(client, settings, centre)
+    await set_care_plan(client, patient, "heart_failure")
+    return centre, patient
+
+
+async def test_a_resolved_item_reaches_the_record_once_with_the_identity_number(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    centre, patient = await _patient(client, app, settings)
+    await journal_to(client, centre, fresh_receiver.url)
+    item_id = await red_item_resolved(client, patient, note="Ringte pasienten <ok>.")
+
+    [queued] = await messages_of(app, centre.id)
+    assert (queued.item_id, queued.state, queued.attempts) == (item_id, "pending", 0)
+    # The outbox holds no identity number: the sender adds it from the patient table.
+    assert patient.identity_number not in orjson.dumps(queued.document).decode()
+    assert queued.document["identifier"]["value"] == queued.bundle_identifier
+
+    nurse = auth(centre.nurse_token)
+    item = (await client.get(f"/api/queue/{item_id}", headers=nurse)).json()
+    assert item["journal"]["state"] == "pending"
+
+    tries = await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
+    assert tries == 1
+    [sent] = await messages_of(app, centre.id)
+    assert (sent.state, sent.attempts, sent.last_status) == ("sent", 1, 201)
+    stored = [r for r in fresh_receiver.received() if r["identifier"] == sent.bundle_identifier]
+    assert len(stored) == 1
+    assert stored[0]["patient"] == patient.identity_number
+    assert stored[0]["issues"] == ["1.1"]
+    assert stored[0]["observations"] == 1
+    assert stored[0]["sections"] == [
+        "reason",
+        "response_summary",
+        "response_elaboration",
+        "signature",
+    ]
+    item = (await client.get(f"/api/queue/{item_id}", headers=nurse)).json()
+    assert item["journal"]["state"] == "sent"
+
+
+async def test_a_centre_without_a_receiver_journals_nothing_and_red_only_skips_yellow(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    centre, patient = await _patient(client, app, settings)
+    await red_item_resolved(client, patient)
+    assert await messages_of(app, centre.id) == []
+
+    await journal_to(client, centre, fresh_receiver.url, items="red")
+    now = datetime.now(UTC)
+    fast_pulse = [
+        observation(patient.id, "8867-4", 110, effective=now - timedelta(minutes=m))
+        for m in (30, 20, 10)
+    ]
+    await red_item_resolved(client, patient, readings=fast_pulse)  # yellow, by three
+    assert await messages_of(app, centre.id) == []
+    await red_item_resolved(client, patient)
+    assert [m.state for m in await messages_of(app, centre.id)] == ["pending"]
+    nurse = auth(centre.nurse_token)
+    config = await client.get(f"/api/centres/{centre.id}/journal-config", headers=nurse)
+    assert config.status_code == 403
+
+
+async def test_the_in_process_loop_sends_on_its_own(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    """What ``dho serve`` runs on the SQLite default, and ``dho worker`` everywhere."""
+    centre, patient = await _patient(client, app, settings)
+    await journal_to(client, centre, fresh_receiver.url)
+    await red_item_resolved(client, patient)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        journal_sender.run_loop(app.state.dho.engine, fast(settings), app.state.dho.vault, stop)
+    )
+    try:
+        for _ in range(200):
+            if [m.state for m in await messages_of(app, centre.id)] == [JournalState.sent]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await loop
+    assert [m.state for m in await messages_of(app, centre.id)] == ["sent"]
+
+
+async def test_the_sender_gets_a_token_by_private_key_jwt_before_it_sends(
+    client: httpx.AsyncClient,
+    app: Any,
+    settings: Any,
+    fresh_receiver: Receiver,
+    tmp_path: Path,
+) -> None:
+    """OAuth2 client credentials with a signed assertion (HelseID's way), through
+    authlib, against the receiver's own token endpoint; the key stays in its file."""
+    key = RSAKey.generate_key(2048)
+    private = tmp_path / "journal-client.pem"
+    private.write_bytes(key.as_pem(private=True))
+    public = key.as_pem(private=False).decode()
+    fresh_receiver.mode("ok", public_key=public, client_id="dho-journal")
+    centre, patient = await _patient(client, app, settings)
+    token_url = fresh_receiver.url.replace("/fhir/Bundle", "/token")
+    await journal_to(
+        client,
+        centre,
+        fresh_receiver.url,
+        token_url=token_url,
+        client_id="dho-journal",
+        private_key_path=str(private),
+    )
+    await red_item_resolved(client, patient)
+    await red_item_resolved(client, patient)
+    tokens = fresh_receiver.stats().get("tokens", 0)
+    await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
+    assert [m.state for m in await messages_of(app, centre.id)] == ["sent", "sent"]
+    # One token for both (send_due's sender keeps it until shortly before it expires).
+    assert fresh_receiver.stats()["tokens"] == tokens + 1
+
+    # Another client's key: the token endpoint refuses, the message waits and says why.
+    fresh_receiver.mode("ok", public_key=public, client_id="someone-else")
+    await red_item_resolved(client, patient)
+    await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
+    last = (await messages_of(app, centre.id))[-1]
+    assert last.state == "failed"
+    assert last.last_error == "token endpoint: OAuthError"
