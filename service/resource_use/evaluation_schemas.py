@@ -12,6 +12,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel
 
+from service.cost_models.schemas import Prices
+
 SMALL_BELOW = 5
 
 
@@ -106,6 +108,42 @@ class BeforeAfter(BaseModel):
     measures: dict[str, Comparison]
 
 
+class KronerLine(BaseModel):
+    """Kroner per patient-year before enrolment and in follow-up, and after − before
+    (negative: a saving). Each ``count`` is what the value rests on (events, stays,
+    actions or patients); the difference rests on the smaller non-zero one of the two."""
+
+    before: Figure
+    after: Figure
+    difference: Figure
+
+
+class Kroner(BaseModel):
+    """Use of care priced by the cohort's municipalities' cost models, per patient-year
+    (365 days): before, the 365 days up to each enrolment; after, the follow-up days in
+    the period. Each patient is priced by their own municipality's model; patients of a
+    municipality without one are left out (``patients`` counts those priced)."""
+
+    patients: Figure
+    before_patient_years: float | None
+    after_patient_years: float | None
+    # hospital_admissions, hospital_bed_days, emergency_primary_care_contacts,
+    # gp_consultations, municipal_acute_bed_days, home_care_hours (outside the service);
+    # nurse_time, running_cost (the service's own, in follow-up only).
+    lines: dict[str, KronerLine]
+    total: KronerLine
+    # Fewer patient-years than the evaluation's minimum on either side: too thin to read.
+    too_thin: bool
+
+
+class PriceList(BaseModel):
+    """A municipality's cost model as the evaluation used it: valid on the period's last day."""
+
+    valid_from: date
+    prices: Prices
+    sources: str | None
+
+
 class Figures(BaseModel):
     patients: Figure
     newly_enrolled: Figure
@@ -115,6 +153,8 @@ class Figures(BaseModel):
     nurse_time: NurseTime
     contacts: dict[str, Figure]
     before_after: BeforeAfter
+    # None: no patient of the cohort lives in a municipality with a cost model.
+    kroner: Kroner | None = None
 
 
 class Evaluation(BaseModel):
@@ -131,6 +171,12 @@ class Evaluation(BaseModel):
     by_municipality: dict[str, Figures]
     # "none": patients without a care plan.
     by_protocol: dict[str, Figures]
+    # The cost models the kroner are priced by, per municipality; served municipalities
+    # without one are listed apart (no kroner for their patients).
+    cost_models: dict[str, PriceList] = {}
+    municipalities_without_cost_model: list[str] = []
+    # Patient-years a rate must rest on not to be marked too thin to read.
+    min_patient_years: float = 0.0
     # Where the small-number rule hid a value ("cohort/group/path"), and the rule.
     suppressed: list[str] = []
     disclosure_rule: str = ""
