@@ -174,7 +174,8 @@ def _mask(node: Any, name: str, place: str, hidden: set[str]) -> None:
     value = node[name] if isinstance(node, dict) else getattr(node, name)
     if isinstance(value, Figure):
         if place in hidden:
-            _set(node, name, Figure(value=None, count=None, small=True))
+            # Its own kind (a rate's interval goes with it).
+            _set(node, name, type(value)(value=None, count=None, small=True))
     elif isinstance(value, BaseModel):
         for field in type(value).model_fields:
             _mask(value, field, f"{place}.{field}", hidden)

@@ -9,6 +9,7 @@ subtraction) before the API, the CSV, the report or the console sees the figures
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Self
 
 from pydantic import BaseModel
 
@@ -26,13 +27,23 @@ class Figure(BaseModel):
     small: bool
 
     @classmethod
-    def of(cls, value: float | None, count: int) -> Figure:
+    def of(cls, value: float | None, count: int) -> Self:
         rounded = None if value is None else round(value, 2)
         return cls(value=rounded, count=count, small=0 < count < SMALL_BELOW)
 
     @classmethod
-    def counted(cls, count: int) -> Figure:
+    def counted(cls, count: int) -> Self:
         return cls.of(count, count)
+
+
+class Rate(Figure):
+    """A rate with its 95 % bootstrap interval over patients (``bootstrap``), and
+    ``thin`` where it rests on fewer patient-years than the evaluation's minimum: too
+    thin to read. Hidden by the small-number rule, the interval goes with the value."""
+
+    low: float | None = None
+    high: float | None = None
+    thin: bool = False
 
 
 class Distribution(BaseModel):
@@ -91,8 +102,24 @@ class NurseTime(BaseModel):
 class Comparison(BaseModel):
     """Per patient-year (365 days), before enrolment and in follow-up."""
 
-    before: Figure
-    after: Figure
+    before: Rate
+    after: Rate
+
+
+class Readmission(BaseModel):
+    """Hospital discharges followed for 30 days, and those readmitted within them.
+    ``share``: readmitted / discharges, resting on the smaller non-zero count."""
+
+    discharges: Figure
+    readmitted: Figure
+    share: Figure
+
+
+class Readmissions(BaseModel):
+    """30-day readmissions after discharges before enrolment and in follow-up."""
+
+    before: Readmission
+    after: Readmission
 
 
 class BeforeAfter(BaseModel):
@@ -106,6 +133,7 @@ class BeforeAfter(BaseModel):
     # Hospital stays reported without a discharge: admissions, but not in bed days.
     stays_without_discharge: int | None
     measures: dict[str, Comparison]
+    readmissions_30_days: Readmissions
 
 
 class KronerLine(BaseModel):

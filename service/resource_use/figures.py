@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from service.cost_models.schemas import Prices
 from service.queue.schemas import Action
-from service.resource_use import kroner, usage
+from service.resource_use import intervals, kroner, readmissions, usage
 from service.resource_use.evaluation_schemas import (
     ActionTime,
     Adherence,
@@ -26,6 +26,7 @@ from service.resource_use.evaluation_schemas import (
     Items,
     NurseTime,
     PatientDays,
+    Rate,
 )
 from service.resource_use.facts import (
     ActionFacts,
@@ -84,6 +85,7 @@ def compute(
     facts = facts.of(ids)
     active = sum(_days(p, period, "active") for p in patients)
     paused = sum(_days(p, period, "paused") for p in patients)
+    rows = usage.of(facts, period, zone)
     return Figures(
         patients=Figure.counted(len(patients)),
         newly_enrolled=Figure.counted(
@@ -101,8 +103,10 @@ def compute(
             )
             for a in CONTACT_ACTIONS
         },
-        before_after=_before_after(facts.externals, patients, period, zone),
-        kroner=kroner.compute(usage.of(facts, period, zone), prices or {}, min_patient_years),
+        before_after=intervals.annotate(
+            _before_after(facts.externals, patients, period, zone), rows, min_patient_years
+        ),
+        kroner=kroner.compute(rows, prices or {}, min_patient_years),
     )
 
 
@@ -237,8 +241,8 @@ def _before_after(
             days_in_bed[side] += bed_days(event.started_at, event.ended_at, zone)
             bed_stays[side] += 1
 
-    def rate(side: int, amount: float, count: int) -> Figure:
-        return Figure.of(amount / years[side] if years[side] else None, count)
+    def rate(side: int, amount: float, count: int) -> Rate:
+        return Rate.of(amount / years[side] if years[side] else None, count)
 
     measures = {}
     for measure in COUNTED:
@@ -255,6 +259,7 @@ def _before_after(
         patients_with_reports=Figure.counted(len({e.patient_id for e in externals})),
         stays_without_discharge=open_stays,
         measures=measures,
+        readmissions_30_days=readmissions.compute(externals, patients, period),
     )
 
 
@@ -282,8 +287,8 @@ def _home_care(
                     covered[side] += days
                     patients[side].add(patient_id)
 
-    def rate(side: int) -> Figure:
+    def rate(side: int) -> Rate:
         years = covered[side] / PATIENT_YEAR_DAYS
-        return Figure.of(hours[side] / years if years else None, len(patients[side]))
+        return Rate.of(hours[side] / years if years else None, len(patients[side]))
 
     return Comparison(before=rate(0), after=rate(1))

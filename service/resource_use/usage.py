@@ -40,6 +40,8 @@ class Usage:
     acute_bed_days: list[float] = field(default_factory=_pair)
     home_care_hours: list[float] = field(default_factory=_pair)
     home_care_reported: list[bool] = field(default_factory=lambda: [False, False])
+    # Patient-years some home-care report covers: the home-care rate's denominator.
+    home_care_years: list[float] = field(default_factory=_pair)
     # In follow-up only: the nurse's logged work in the period.
     nurse_minutes: float = 0.0
     nurse_actions: int = 0
@@ -93,3 +95,4 @@ def _home_care(row: Usage, reports: list[ExternalFacts], both: tuple[Window, Win
             if days > 0:
                 row.home_care_hours[side] += (report.hours_per_week or 0) * days / PATIENT_WEEK_DAYS
                 row.home_care_reported[side] = True
+                row.home_care_years[side] += days / PATIENT_YEAR_DAYS
