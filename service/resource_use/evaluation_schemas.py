@@ -179,10 +179,26 @@ class Figures(BaseModel):
     adherence: Adherence
     items: Items
     nurse_time: NurseTime
+    # The nurses' own contacts, logged by the service, by action. Contacts outside the
+    # service (GP, legevakt), reported from elsewhere, are in ``before_after``.
     contacts: dict[str, Figure]
     before_after: BeforeAfter
     # None: no patient of the cohort lives in a municipality with a cost model.
     kroner: Kroner | None = None
+
+
+DENOMINATORS = {
+    "adherence.ratio": "readings expected in whole schedule periods of active days",
+    "items.per_patient_week": "active patient-weeks (7 active patient-days)",
+    "nurse_time.per_patient_month": "patient-months (30 follow-up days, active and paused)",
+    "before_after.measures": (
+        "patient-years (365 days): the 365 days before each enrolment / the follow-up days "
+        "in the period"
+    ),
+    "before_after.measures.home_care_hours": "patient-years some home-care report covers",
+    "before_after.readmissions_30_days": "discharges followed for 30 days",
+    "kroner": "patient-years, as before_after.measures",
+}
 
 
 class Evaluation(BaseModel):
@@ -203,6 +219,8 @@ class Evaluation(BaseModel):
     # without one are listed apart (no kroner for their patients).
     cost_models: dict[str, PriceList] = {}
     municipalities_without_cost_model: list[str] = []
+    # What each kind of rate is divided by, by its path in ``Figures``: one each.
+    denominators: dict[str, str] = DENOMINATORS
     # Patient-years a rate must rest on not to be marked too thin to read.
     min_patient_years: float = 0.0
     # Where the small-number rule hid a value ("cohort/group/path"), and the rule.

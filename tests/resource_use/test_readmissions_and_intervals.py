@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from service.resource_use import bootstrap, readmissions
+from service.resource_use import bootstrap, readmissions, report_command
 from service.resource_use.facts import ExternalFacts, PatientFacts
 from service.resource_use.periods import Span, local_period
+from service.settings import Settings
 from tests.resource_use.month import Month
 from tests.resource_use.test_evaluation import evaluation_of
 
@@ -80,3 +81,24 @@ async def test_readmissions_and_intervals_of_the_month(
     assert admissions["after"]["thin"] is True
     again = await evaluation_of(client, month.a.leader_token, month.a.id)
     assert again["overall"]["before_after"]["measures"] == before_after["measures"]
+
+
+async def test_the_report_shows_intervals_denominators_and_readmissions(
+    month: Month, settings: Settings
+) -> None:
+    for lang, words in (
+        ("nb", ("Reinnleggelser innen 30 dager", "per pasientår", "for tynt til å lese")),
+        ("en", ("Readmissions within 30 days", "per patient-year", "too thin to read")),
+    ):
+        html = await report_command.build(
+            settings,
+            month.a.id,
+            date(2026, 1, 1),
+            date(2026, 1, 31),
+            lang,  # type: ignore[arg-type]
+        )
+        for word in words:
+            assert word.lower() in html.lower(), (lang, word)
+    # The nurse's contact with the GP and the patient's GP contacts are named apart.
+    assert "Nurse&#x27;s contact with the GP" in html
+    assert "GP contacts (outside the service, reported)" in html
