@@ -25,7 +25,7 @@ from service.cost_models import service as cost_models
 from service.cost_models.schemas import Prices
 from service.errors import ApiError, NotFound
 from service.queue import readings as rule_readings
-from service.resource_use import disclosure
+from service.resource_use import disclosure, shares
 from service.resource_use import evaluation_repository as repository
 from service.resource_use.evaluation_schemas import Evaluation, Figures, PriceList
 from service.resource_use.facts import (
@@ -78,6 +78,11 @@ async def evaluate(
     for patient in facts.patients:
         by_municipality[patient.municipality].add(patient.id)
         by_protocol[patient.protocol or NO_PROTOCOL].add(patient.id)
+    overall, municipalities = shares.split(
+        compute(facts, period, zone, prices, min_patient_years),
+        _cohorts(facts, by_municipality, period, zone, prices, min_patient_years),
+        prices,
+    )
     computed = Evaluation(
         centre_id=centre.id,
         centre_name=centre.name,
@@ -86,8 +91,8 @@ async def evaluate(
         days=round(period.days, 2),
         timezone=zone.key,
         generated_at=now,
-        overall=compute(facts, period, zone, prices, min_patient_years),
-        by_municipality=_cohorts(facts, by_municipality, period, zone, prices, min_patient_years),
+        overall=overall,
+        by_municipality=municipalities,
         by_protocol=_cohorts(facts, by_protocol, period, zone, prices, min_patient_years),
         cost_models={
             m: PriceList(valid_from=v.valid_from, prices=v.prices, sources=v.sources)

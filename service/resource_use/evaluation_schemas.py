@@ -164,6 +164,17 @@ class Kroner(BaseModel):
     too_thin: bool
 
 
+class Share(BaseModel):
+    """A municipality's share of an inter-municipal centre's costs, by its patients'
+    share of the centre's active patient-days (``shares``); the centre's own is the
+    whole. Kroner: None unless every municipality with patients has a cost model."""
+
+    active_days_fraction: Figure
+    nurse_minutes: float | None
+    nurse_kroner: float | None
+    running_cost_kroner: float | None
+
+
 class PriceList(BaseModel):
     """A municipality's cost model as the evaluation used it: valid on the period's last day."""
 
@@ -185,6 +196,8 @@ class Figures(BaseModel):
     before_after: BeforeAfter
     # None: no patient of the cohort lives in a municipality with a cost model.
     kroner: Kroner | None = None
+    # The centre (the whole) and its municipalities only; None for a protocol.
+    share: Share | None = None
 
 
 DENOMINATORS = {

@@ -69,6 +69,7 @@ def render(evaluation: Evaluation, lang: Lang = "nb") -> str:
         _cohort_table("by_protocol", evaluation.by_protocol, lang, PROTOCOLS),
         report_before_after.section(figures, lang, evaluation.min_patient_years),
         report_kroner.section(evaluation, lang),
+        report_kroner.shares(evaluation, lang),
         f"<h2>{escape(word('method', lang))}</h2>",
         "<ul>" + "".join(f"<li>{escape(_pick(m, lang))}</li>" for m in METHOD) + "</ul>",
         f"<h2>{escape(word('caveats', lang))}</h2>",

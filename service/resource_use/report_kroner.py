@@ -70,6 +70,73 @@ LINE_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+SHARE_WORDS: dict[str, tuple[str, str]] = {
+    "title": (
+        "Kommunenes andel av tjenestens kostnader",
+        "The municipalities' shares of the service's costs",
+    ),
+    "explain": (
+        "Sykepleiertid og driftskostnad fordelt etter kommunenes andel av tjenestens aktive "
+        "pasientdøgn i perioden.",
+        "Nurse time and running cost split by each municipality's share of the service's "
+        "active patient-days in the period.",
+    ),
+    "fraction": ("Andel aktive pasientdøgn", "Share of active patient-days"),
+    "minutes": ("Sykepleierminutter", "Nurse minutes"),
+    "nurse_kroner": ("Sykepleiertid (kr)", "Nurse time (NOK)"),
+    "running": ("Driftskostnad (kr)", "Running cost (NOK)"),
+    "whole": ("Hele tjenesten", "The whole service"),
+}
+
+
+def shares(evaluation: Evaluation, lang: Lang) -> str:
+    """Each municipality's share of an inter-municipal centre's nurse time and cost."""
+    if len(evaluation.by_municipality) < 2:
+        return ""
+    cohorts = [
+        (_word("municipality", lang) + " " + m, f) for m, f in evaluation.by_municipality.items()
+    ]
+    cohorts.append((label(SHARE_WORDS, "whole", lang), evaluation.overall))
+    head = [_word("municipality", lang)] + [
+        label(SHARE_WORDS, k, lang) for k in ("fraction", "minutes", "nurse_kroner", "running")
+    ]
+    rows = []
+    for name, figures in cohorts:
+        share = figures.share
+        if share is None:
+            continue
+        fraction = share.active_days_fraction
+        percent = SMALL if fraction.small else f"{number((fraction.value or 0) * 100, lang, 1)} %"
+        rows.append(
+            [
+                name,
+                percent,
+                plain_number(share.nurse_minutes, lang, 0),
+                _plain_kroner(share.nurse_kroner, fraction.small, lang),
+                _plain_kroner(share.running_cost_kroner, fraction.small, lang),
+            ]
+        )
+    header = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>"
+        + f"<td>{escape(row[0])}</td>"
+        + "".join(f'<td class="n">{escape(c)}</td>' for c in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        f"<h2>{escape(label(SHARE_WORDS, 'title', lang))}</h2>"
+        f'<p class="note">{escape(label(SHARE_WORDS, "explain", lang))}</p>'
+        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _plain_kroner(value: float | None, hidden: bool, lang: Lang) -> str:
+    if hidden:
+        return SMALL
+    return "–" if value is None else number(value, lang, 0)
+
+
 def _word(key: str, lang: Lang) -> str:
     return label(WORDS, key, lang)
 
