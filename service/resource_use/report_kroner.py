@@ -151,6 +151,9 @@ def section(evaluation: Evaluation, lang: Lang) -> str:
         names = ", ".join(evaluation.municipalities_without_cost_model)
         parts.append(f"<p>{escape(_word('without', lang))}: {escape(names)}</p>")
     minimum = evaluation.min_patient_years
+    if evaluation.overall.kroner is not None:
+        title = f"{evaluation.centre_name}. {_word('each_own', lang)}"
+        parts.append(_table(title, evaluation.overall.kroner, None, lang, minimum))
     for municipality, figures in evaluation.by_municipality.items():
         model = evaluation.cost_models.get(municipality)
         if model is None or figures.kroner is None:
