@@ -21,6 +21,7 @@ from service.careplans.router import fhir_router as careplans_fhir_router
 from service.careplans.router import router as careplans_router
 from service.centres.router import api_router as centres_api_router
 from service.centres.router import router as centres_router
+from service.cost_models.router import router as cost_models_router
 from service.database import create_engine, create_read_engine, dispose
 from service.devices.loans_router import router as device_loans_router
 from service.devices.router import router as devices_fhir_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(queue_router)
     app.include_router(queue_policy_router)
     app.include_router(centres_api_router)
+    app.include_router(cost_models_router)
     app.include_router(research_router)
     app.include_router(research_fhir_router)
     app.include_router(resource_use_router)

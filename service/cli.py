@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     centre_command.add_arguments(commands)
 
+    from service.cost_models import command as cost_model_command
+
+    cost_model_command.add_arguments(commands)
+
     imports = commands.add_parser(
         "import", help="a patient's earlier readings (FHIR NDJSON), stored as history"
     )
@@ -81,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "report": _report,
         "export": _export,
         "centre": _centre,
+        "cost-model": _cost_model,
         "import": _import,
     }[args.command]
     return handler(args)
@@ -213,6 +218,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _centre(args: argparse.Namespace) -> int:
     from service.centres import command
+
+    return command.run(get_settings(), args)
+
+
+def _cost_model(args: argparse.Namespace) -> int:
+    from service.cost_models import command
 
     return command.run(get_settings(), args)
 

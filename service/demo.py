@@ -26,6 +26,7 @@ from service.auth.principal import DEFAULT_SCOPES, Principal, Role
 from service.careplans import service as careplans
 from service.careplans.schemas import CarePlanWrite, ScheduleSchema
 from service.centres import repository as centres
+from service.cost_models import demo as demo_costs
 from service.fhirkit.catalogue import LOINC, MDC, UCUM
 from service.fhirkit.outcome import FhirError
 from service.ingest import bundle
@@ -69,6 +70,8 @@ async def load(engine: AsyncEngine, ctx: IngestContext, vault: IdentityVault) ->
     async with engine.begin() as conn:
         for centre in CENTRES:
             await centres.upsert(conn, centre)
+        served = {str(c["id"]): c["municipalities"] for c in CENTRES}
+        await demo_costs.load(conn, {k: v for k, v in served.items() if isinstance(v, list)})
     rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
     for index in range(20):
         centre = CENTRES[index % 2]

@@ -3,6 +3,7 @@
 from service.audit.models import AuditEvent
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
+from service.cost_models.models import CostModel
 from service.devices.models import Device
 from service.ingest.models import Observation, ObservationVersion
 from service.journal.models import JournalConfig, JournalMessage
@@ -25,6 +26,7 @@ __all__ = [
     "AuditEvent",
     "CarePlanVersion",
     "Centre",
+    "CostModel",
     "Device",
     "ExportJob",
     "ExternalEvent",

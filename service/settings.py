@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 500
 
+    # The evaluation marks a rate resting on fewer patient-years than this "too thin to
+    # read" (a month of seven patients is about 0.6 patient-years).
+    evaluation_min_patient_years: float = Field(default=1.0, ge=0)
+
     db_pool_size: int = 10
     # Requests that may wait for one of the pool's 2 x db_pool_size connections, per
     # process; the next is answered 503 with Retry-After at once (service/admission.py).

@@ -49,7 +49,14 @@ async def _evaluate(
     request: Request, page: Page, db: Db, centre: str, first: date, last: date, subtype: str
 ) -> Evaluation:
     result = await evaluation.evaluate(
-        db, page.principal, centre, first, last, page.state.local_zone, utcnow()
+        db,
+        page.principal,
+        centre,
+        first,
+        last,
+        page.state.local_zone,
+        utcnow(),
+        min_patient_years=page.state.settings.evaluation_min_patient_years,
     )
     await audit.record(
         db,

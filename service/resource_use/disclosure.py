@@ -51,7 +51,13 @@ class Cell:
 def disclose(evaluation: Evaluation) -> Evaluation:
     """The evaluation as it may be shown: hidden values removed, their places listed."""
     cells = list(_cells(evaluation))
-    hidden = {c.place for c in cells if c.hidden} | _complementary(cells)
+    hidden = {c.place for c in cells if c.hidden}
+    # Hiding a cell for one sum can expose a part of another: repeat until none does.
+    while True:
+        extra = _complementary(cells, hidden) | _within(cells, hidden)
+        if extra <= hidden:
+            break
+        hidden |= extra
     masked = evaluation.model_copy(deep=True)
     for cohort, group, figures in _cohorts(masked):
         for name in type(figures).model_fields:
@@ -103,7 +109,7 @@ def _walk(prefix: str, node: Any, base: Figure | None) -> Iterator[tuple[str, fl
 
 def _own_count(node: BaseModel) -> Figure | None:
     """The count a model's plain numbers rest on, if it has one of its own."""
-    for name in ("events", "n", "ratio"):
+    for name in ("events", "n", "ratio", "patients"):
         own = getattr(node, name, None)
         if isinstance(own, Figure):
             return own
@@ -113,7 +119,7 @@ def _own_count(node: BaseModel) -> Figure | None:
     return None
 
 
-def _complementary(cells: list[Cell]) -> set[str]:
+def _complementary(cells: list[Cell], hidden_places: set[str]) -> set[str]:
     """Places to hide so that no hidden part is the total minus the parts shown."""
     totals = {c.path: c for c in cells if c.cohort == "centre"}
     parts: dict[tuple[str, str], list[Cell]] = defaultdict(list)
@@ -123,15 +129,44 @@ def _complementary(cells: list[Cell]) -> set[str]:
     extra: set[str] = set()
     for (_, path), members in parts.items():
         total = totals.get(path)
-        if total is None or total.hidden or total.value is None:
+        if total is None:
             continue
-        hidden = [m for m in members if m.hidden and m.value is not None]
-        shown = [m for m in members if not m.hidden and m.value is not None]
-        if len(hidden) == 1 and shown:
-            extra.add(min(shown, key=lambda m: (m.value or 0.0, m.group)).place)
-        elif len(hidden) == 1 and not shown:
-            extra.add(total.place)  # the total is the hidden part itself
+        extra |= _one_hidden(total, members, hidden_places)
     return extra
+
+
+def _within(cells: list[Cell], hidden_places: set[str]) -> set[str]:
+    """The same within one cohort's figure whose parts add up to a total: the kroner
+    lines of a side add up to the side's total."""
+    by_place = {c.place: c for c in cells}
+    extra: set[str] = set()
+    for cell in cells:
+        prefix, _, side = cell.path.rpartition(".")
+        if prefix != "kroner.total":
+            continue
+        members = [
+            c
+            for c in cells
+            if (c.cohort, c.group) == (cell.cohort, cell.group)
+            and c.path.startswith("kroner.lines.")
+            and c.path.endswith(f".{side}")
+        ]
+        extra |= _one_hidden(by_place[cell.place], members, hidden_places)
+    return extra
+
+
+def _one_hidden(total: Cell, members: list[Cell], hidden_places: set[str]) -> set[str]:
+    """Where the total shows and exactly one part is hidden, the smallest part shown
+    beside it (or, with none, the total: it is the hidden part itself)."""
+    if total.place in hidden_places or total.value is None:
+        return set()
+    hidden = [m for m in members if m.place in hidden_places and m.value is not None]
+    shown = [m for m in members if m.place not in hidden_places and m.value is not None]
+    if len(hidden) != 1:
+        return set()
+    if shown:
+        return {min(shown, key=lambda m: (abs(m.value or 0.0), m.group, m.path)).place}
+    return {total.place}
 
 
 def _mask(node: Any, name: str, place: str, hidden: set[str]) -> None:
@@ -139,7 +174,8 @@ def _mask(node: Any, name: str, place: str, hidden: set[str]) -> None:
     value = node[name] if isinstance(node, dict) else getattr(node, name)
     if isinstance(value, Figure):
         if place in hidden:
-            _set(node, name, Figure(value=None, count=None, small=True))
+            # Its own kind (a rate's interval goes with it).
+            _set(node, name, type(value)(value=None, count=None, small=True))
     elif isinstance(value, BaseModel):
         for field in type(value).model_fields:
             _mask(value, field, f"{place}.{field}", hidden)

@@ -21,19 +21,21 @@ from alerts.careplan import Schedule
 from alerts.missing import expected_schedules
 from service.auth.principal import Principal
 from service.careplans import service as careplans
+from service.cost_models import service as cost_models
+from service.cost_models.schemas import Prices
 from service.errors import ApiError, NotFound
 from service.queue import readings as rule_readings
-from service.resource_use import disclosure
+from service.resource_use import disclosure, shares
 from service.resource_use import evaluation_repository as repository
-from service.resource_use.evaluation_schemas import Evaluation, Figures
-from service.resource_use.figures import (
+from service.resource_use.evaluation_schemas import Evaluation, Figures, PriceList
+from service.resource_use.facts import (
     ActionFacts,
     ExternalFacts,
     Facts,
     ItemFacts,
     PatientFacts,
-    compute,
 )
+from service.resource_use.figures import compute
 from service.resource_use.periods import Period, local_period, status_spans
 
 MAX_PERIOD_DAYS = 3 * 366
@@ -54,6 +56,7 @@ async def evaluate(
     now: datetime,
     *,
     exact: bool = False,
+    min_patient_years: float = 1.0,
 ) -> Evaluation:
     """The centre's figures after the small-number rule (``disclosure``); ``exact``: as
     computed, for the centre's own leaders checking their data (the API's opt-in)."""
@@ -68,11 +71,18 @@ async def evaluate(
         raise NotFound("no such centre")
     period = local_period(first, last, zone, now)
     facts = await _facts(conn, principal, centre_id, period)
+    models = await cost_models.in_force(conn, centre.id, last)
+    prices = {m: model.prices for m, model in models.items()}
     by_municipality: dict[str, set[str]] = defaultdict(set)
     by_protocol: dict[str, set[str]] = defaultdict(set)
     for patient in facts.patients:
         by_municipality[patient.municipality].add(patient.id)
         by_protocol[patient.protocol or NO_PROTOCOL].add(patient.id)
+    overall, municipalities = shares.split(
+        compute(facts, period, zone, prices, min_patient_years),
+        _cohorts(facts, by_municipality, period, zone, prices, min_patient_years),
+        prices,
+    )
     computed = Evaluation(
         centre_id=centre.id,
         centre_name=centre.name,
@@ -81,19 +91,33 @@ async def evaluate(
         days=round(period.days, 2),
         timezone=zone.key,
         generated_at=now,
-        overall=compute(facts, period, zone),
-        by_municipality=_cohorts(facts, by_municipality, period, zone),
-        by_protocol=_cohorts(facts, by_protocol, period, zone),
+        overall=overall,
+        by_municipality=municipalities,
+        by_protocol=_cohorts(facts, by_protocol, period, zone, prices, min_patient_years),
+        cost_models={
+            m: PriceList(valid_from=v.valid_from, prices=v.prices, sources=v.sources)
+            for m, v in models.items()
+        },
+        municipalities_without_cost_model=[m for m in centre.municipalities if m not in models],
+        min_patient_years=min_patient_years,
     )
     # Every format shows the figures after the small-number rule, never before.
     return computed if exact else disclosure.disclose(computed)
 
 
 def _cohorts(
-    facts: Facts, groups: Mapping[str, set[str]], period: Period, zone: ZoneInfo
+    facts: Facts,
+    groups: Mapping[str, set[str]],
+    period: Period,
+    zone: ZoneInfo,
+    prices: Mapping[str, Prices],
+    min_patient_years: float,
 ) -> dict[str, Figures]:
     """Figures per group, leaving out groups with nobody in follow-up in the period."""
-    figures = {key: compute(facts.of(ids), period, zone) for key, ids in sorted(groups.items())}
+    figures = {
+        key: compute(facts.of(ids), period, zone, prices, min_patient_years)
+        for key, ids in sorted(groups.items())
+    }
     return {key: f for key, f in figures.items() if f.patients.count}
 
 

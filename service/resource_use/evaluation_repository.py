@@ -33,7 +33,7 @@ external = ExternalEvent.__table__  # type: ignore[attr-defined]
 
 
 async def centre_of(conn: AsyncConnection, principal: Principal, centre_id: str) -> Row[Any] | None:
-    query = sa.select(centre.c.id, centre.c.name).where(
+    query = sa.select(centre.c.id, centre.c.name, centre.c.municipalities).where(
         centre.c.id == centre_id, evaluation_centres_visible_to(principal, centre)
     )
     return (await conn.execute(query)).first()

@@ -9,8 +9,11 @@ subtraction) before the API, the CSV, the report or the console sees the figures
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Self
 
 from pydantic import BaseModel
+
+from service.cost_models.schemas import Prices
 
 SMALL_BELOW = 5
 
@@ -24,13 +27,23 @@ class Figure(BaseModel):
     small: bool
 
     @classmethod
-    def of(cls, value: float | None, count: int) -> Figure:
+    def of(cls, value: float | None, count: int) -> Self:
         rounded = None if value is None else round(value, 2)
         return cls(value=rounded, count=count, small=0 < count < SMALL_BELOW)
 
     @classmethod
-    def counted(cls, count: int) -> Figure:
+    def counted(cls, count: int) -> Self:
         return cls.of(count, count)
+
+
+class Rate(Figure):
+    """A rate with its 95 % bootstrap interval over patients (``bootstrap``), and
+    ``thin`` where it rests on fewer patient-years than the evaluation's minimum: too
+    thin to read. Hidden by the small-number rule, the interval goes with the value."""
+
+    low: float | None = None
+    high: float | None = None
+    thin: bool = False
 
 
 class Distribution(BaseModel):
@@ -89,8 +102,24 @@ class NurseTime(BaseModel):
 class Comparison(BaseModel):
     """Per patient-year (365 days), before enrolment and in follow-up."""
 
-    before: Figure
-    after: Figure
+    before: Rate
+    after: Rate
+
+
+class Readmission(BaseModel):
+    """Hospital discharges followed for 30 days, and those readmitted within them.
+    ``share``: readmitted / discharges, resting on the smaller non-zero count."""
+
+    discharges: Figure
+    readmitted: Figure
+    share: Figure
+
+
+class Readmissions(BaseModel):
+    """30-day readmissions after discharges before enrolment and in follow-up."""
+
+    before: Readmission
+    after: Readmission
 
 
 class BeforeAfter(BaseModel):
@@ -104,6 +133,54 @@ class BeforeAfter(BaseModel):
     # Hospital stays reported without a discharge: admissions, but not in bed days.
     stays_without_discharge: int | None
     measures: dict[str, Comparison]
+    readmissions_30_days: Readmissions
+
+
+class KronerLine(BaseModel):
+    """Kroner per patient-year before enrolment and in follow-up, and after − before
+    (negative: a saving). Each ``count`` is what the value rests on (events, stays,
+    actions or patients); the difference rests on the smaller non-zero one of the two."""
+
+    before: Figure
+    after: Figure
+    difference: Figure
+
+
+class Kroner(BaseModel):
+    """Use of care priced by the cohort's municipalities' cost models, per patient-year
+    (365 days): before, the 365 days up to each enrolment; after, the follow-up days in
+    the period. Each patient is priced by their own municipality's model; patients of a
+    municipality without one are left out (``patients`` counts those priced)."""
+
+    patients: Figure
+    before_patient_years: float | None
+    after_patient_years: float | None
+    # hospital_admissions, hospital_bed_days, emergency_primary_care_contacts,
+    # gp_consultations, municipal_acute_bed_days, home_care_hours (outside the service);
+    # nurse_time, running_cost (the service's own, in follow-up only).
+    lines: dict[str, KronerLine]
+    total: KronerLine
+    # Fewer patient-years than the evaluation's minimum on either side: too thin to read.
+    too_thin: bool
+
+
+class Share(BaseModel):
+    """A municipality's share of an inter-municipal centre's costs, by its patients'
+    share of the centre's active patient-days (``shares``); the centre's own is the
+    whole. Kroner: None unless every municipality with patients has a cost model."""
+
+    active_days_fraction: Figure
+    nurse_minutes: float | None
+    nurse_kroner: float | None
+    running_cost_kroner: float | None
+
+
+class PriceList(BaseModel):
+    """A municipality's cost model as the evaluation used it: valid on the period's last day."""
+
+    valid_from: date
+    prices: Prices
+    sources: str | None
 
 
 class Figures(BaseModel):
@@ -113,8 +190,28 @@ class Figures(BaseModel):
     adherence: Adherence
     items: Items
     nurse_time: NurseTime
+    # The nurses' own contacts, logged by the service, by action. Contacts outside the
+    # service (GP, legevakt), reported from elsewhere, are in ``before_after``.
     contacts: dict[str, Figure]
     before_after: BeforeAfter
+    # None: no patient of the cohort lives in a municipality with a cost model.
+    kroner: Kroner | None = None
+    # The centre (the whole) and its municipalities only; None for a protocol.
+    share: Share | None = None
+
+
+DENOMINATORS = {
+    "adherence.ratio": "readings expected in whole schedule periods of active days",
+    "items.per_patient_week": "active patient-weeks (7 active patient-days)",
+    "nurse_time.per_patient_month": "patient-months (30 follow-up days, active and paused)",
+    "before_after.measures": (
+        "patient-years (365 days): the 365 days before each enrolment / the follow-up days "
+        "in the period"
+    ),
+    "before_after.measures.home_care_hours": "patient-years some home-care report covers",
+    "before_after.readmissions_30_days": "discharges followed for 30 days",
+    "kroner": "patient-years, as before_after.measures",
+}
 
 
 class Evaluation(BaseModel):
@@ -131,6 +228,14 @@ class Evaluation(BaseModel):
     by_municipality: dict[str, Figures]
     # "none": patients without a care plan.
     by_protocol: dict[str, Figures]
+    # The cost models the kroner are priced by, per municipality; served municipalities
+    # without one are listed apart (no kroner for their patients).
+    cost_models: dict[str, PriceList] = {}
+    municipalities_without_cost_model: list[str] = []
+    # What each kind of rate is divided by, by its path in ``Figures``: one each.
+    denominators: dict[str, str] = DENOMINATORS
+    # Patient-years a rate must rest on not to be marked too thin to read.
+    min_patient_years: float = 0.0
     # Where the small-number rule hid a value ("cohort/group/path"), and the rule.
     suppressed: list[str] = []
     disclosure_rule: str = ""

@@ -78,6 +78,11 @@ def csv_text(evaluation: Evaluation) -> str:
             if f"{cohort}/{group}/{name}" in hidden:
                 value, based_on = SMALL, SMALL
             writer.writerow((cohort, group, name, value, based_on))
+    # The prices the kroner rest on: a municipality's own, not about any patient.
+    for municipality, model in evaluation.cost_models.items():
+        writer.writerow(("cost_model", municipality, "valid_from", model.valid_from, ""))
+        for name, price in model.prices.model_dump().items():
+            writer.writerow(("cost_model", municipality, f"prices.{name}", _plain(price), ""))
     writer.writerow(("rule", "", "disclosure", evaluation.disclosure_rule, ""))
     return out.getvalue()
 

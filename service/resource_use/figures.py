@@ -9,12 +9,12 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.careplan import Schedule
+from service.cost_models.schemas import Prices
 from service.queue.schemas import Action
+from service.resource_use import intervals, kroner, readmissions, usage
 from service.resource_use.evaluation_schemas import (
     ActionTime,
     Adherence,
@@ -26,12 +26,23 @@ from service.resource_use.evaluation_schemas import (
     Items,
     NurseTime,
     PatientDays,
+    Rate,
+)
+from service.resource_use.facts import (
+    ActionFacts,
+    ExternalFacts,
+    Facts,
+    ItemFacts,
+    PatientFacts,
+    Window,
+    bed_days,
+    side_of,
+    windows,
 )
 from service.resource_use.models import ExternalKind
 from service.resource_use.periods import (
     DAY,
     Period,
-    Span,
     clip,
     filled_slots,
     nearest_rank,
@@ -41,7 +52,6 @@ from service.resource_use.periods import (
 PATIENT_WEEK_DAYS = 7
 PATIENT_MONTH_DAYS = 30
 PATIENT_YEAR_DAYS = 365
-BEFORE_DAYS = 365
 SEVERITIES = ("red", "yellow")
 # Contacts with the patient (and the nurse's with the GP), by type.
 CONTACT_ACTIONS = (
@@ -61,76 +71,21 @@ COUNTED = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PatientFacts:
-    id: str
-    municipality: str
-    enrolled_at: datetime
-    # Follow-up from enrolment to now (periods.status_spans).
-    spans: Sequence[Span]
-    protocol: str | None
-    # The schedules of the plan in force at the period's end (alerts.expected_schedules).
-    schedules: Mapping[str, Schedule]
-    # When the patient's first care plan was set: nothing is expected before.
-    plan_since: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ItemFacts:
-    patient_id: str
-    severity: str
-    technical: bool
-    opened_at: datetime
-    waiting_since: datetime
-    claimed_at: datetime | None
-    resolved_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class ActionFacts:
-    patient_id: str
-    action: str
-    minutes: float
-    occurred_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalFacts:
-    patient_id: str
-    kind: str
-    started_at: datetime
-    ended_at: datetime | None
-    hours_per_week: float | None
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything one evaluation counts; heads of correction chains only."""
-
-    patients: Sequence[PatientFacts]
-    # patient -> schedule key -> reading times
-    readings: Mapping[str, Mapping[str, Sequence[datetime]]] = field(default_factory=dict)
-    items: Sequence[ItemFacts] = ()
-    actions: Sequence[ActionFacts] = ()
-    externals: Sequence[ExternalFacts] = ()
-
-    def of(self, patient_ids: set[str]) -> Facts:
-        """The same facts for a cohort of the patients."""
-        return replace(
-            self,
-            patients=[p for p in self.patients if p.id in patient_ids],
-            items=[i for i in self.items if i.patient_id in patient_ids],
-            actions=[a for a in self.actions if a.patient_id in patient_ids],
-            externals=[e for e in self.externals if e.patient_id in patient_ids],
-        )
-
-
-def compute(facts: Facts, period: Period, zone: ZoneInfo) -> Figures:
+def compute(
+    facts: Facts,
+    period: Period,
+    zone: ZoneInfo,
+    prices: Mapping[str, Prices] | None = None,
+    min_patient_years: float = 0.0,
+) -> Figures:
+    """The cohort's figures; kroner where ``prices`` has a model for some patient's
+    municipality."""
     patients = [p for p in facts.patients if clip(p.spans, period.start, period.end)]
     ids = {p.id for p in patients}
     facts = facts.of(ids)
     active = sum(_days(p, period, "active") for p in patients)
     paused = sum(_days(p, period, "paused") for p in patients)
+    rows = usage.of(facts, period, zone)
     return Figures(
         patients=Figure.counted(len(patients)),
         newly_enrolled=Figure.counted(
@@ -148,7 +103,10 @@ def compute(facts: Facts, period: Period, zone: ZoneInfo) -> Figures:
             )
             for a in CONTACT_ACTIONS
         },
-        before_after=_before_after(facts.externals, patients, period, zone),
+        before_after=intervals.annotate(
+            _before_after(facts.externals, patients, period, zone), rows, min_patient_years
+        ),
+        kroner=kroner.compute(rows, prices or {}, min_patient_years),
     )
 
 
@@ -259,17 +217,17 @@ def _before_after(
     period: Period,
     zone: ZoneInfo,
 ) -> BeforeAfter:
-    windows = {p.id: _windows(p, period) for p in patients}
+    windows_of = {p.id: windows(p, period) for p in patients}
     years = {
-        side: sum((w[side][1] - w[side][0]) / DAY for w in windows.values()) / PATIENT_YEAR_DAYS
+        side: sum((w[side][1] - w[side][0]) / DAY for w in windows_of.values()) / PATIENT_YEAR_DAYS
         for side in (0, 1)
     }
     counts: dict[str, Counter[int]] = defaultdict(Counter)
-    bed_days: Counter[int] = Counter()
+    days_in_bed: Counter[int] = Counter()
     bed_stays: Counter[int] = Counter()
     open_stays = 0
     for event in externals:
-        side = _side(windows[event.patient_id], event.started_at)
+        side = side_of(windows_of[event.patient_id], event.started_at)
         if side is None:
             continue
         for measure, kind in COUNTED.items():
@@ -280,20 +238,20 @@ def _before_after(
         if event.ended_at is None:
             open_stays += 1
         else:
-            bed_days[side] += _bed_days(event.started_at, event.ended_at, zone)
+            days_in_bed[side] += bed_days(event.started_at, event.ended_at, zone)
             bed_stays[side] += 1
 
-    def rate(side: int, amount: float, count: int) -> Figure:
-        return Figure.of(amount / years[side] if years[side] else None, count)
+    def rate(side: int, amount: float, count: int) -> Rate:
+        return Rate.of(amount / years[side] if years[side] else None, count)
 
     measures = {}
     for measure in COUNTED:
         before, after = counts[measure][0], counts[measure][1]
         measures[measure] = Comparison(before=rate(0, before, before), after=rate(1, after, after))
     measures["bed_days"] = Comparison(
-        before=rate(0, bed_days[0], bed_stays[0]), after=rate(1, bed_days[1], bed_stays[1])
+        before=rate(0, days_in_bed[0], bed_stays[0]), after=rate(1, days_in_bed[1], bed_stays[1])
     )
-    measures["home_care_hours"] = _home_care(externals, windows)
+    measures["home_care_hours"] = _home_care(externals, windows_of)
     return BeforeAfter(
         patients=Figure.counted(len(patients)),
         before_patient_years=round(years[0], 3),
@@ -301,30 +259,8 @@ def _before_after(
         patients_with_reports=Figure.counted(len({e.patient_id for e in externals})),
         stays_without_discharge=open_stays,
         measures=measures,
+        readmissions_30_days=readmissions.compute(externals, patients, period),
     )
-
-
-Window = tuple[datetime, datetime]
-
-
-def _windows(patient: PatientFacts, period: Period) -> tuple[Window, Window]:
-    """Before: the 365 days up to enrolment. After: the patient's follow-up in the period."""
-    spans = clip(patient.spans, period.start, period.end)
-    before = (patient.enrolled_at - timedelta(days=BEFORE_DAYS), patient.enrolled_at)
-    return before, (spans[0].start, spans[-1].end)
-
-
-def _side(windows: tuple[Window, Window], moment: datetime) -> int | None:
-    for side, (start, end) in enumerate(windows):
-        if start <= moment < end:
-            return side
-    return None
-
-
-def _bed_days(admitted: datetime, discharged: datetime, zone: ZoneInfo) -> int:
-    """Midnights spent in hospital (liggedøgn): discharge date minus admission date, in
-    local dates; a stay within one day is a stay with no bed day."""
-    return (discharged.astimezone(zone).date() - admitted.astimezone(zone).date()).days
 
 
 def _home_care(
@@ -351,8 +287,8 @@ def _home_care(
                     covered[side] += days
                     patients[side].add(patient_id)
 
-    def rate(side: int) -> Figure:
+    def rate(side: int) -> Rate:
         years = covered[side] / PATIENT_YEAR_DAYS
-        return Figure.of(hours[side] / years if years else None, len(patients[side]))
+        return Rate.of(hours[side] / years if years else None, len(patients[side]))
 
     return Comparison(before=rate(0), after=rate(1))

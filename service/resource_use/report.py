@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from service.queue.schemas import Action
+from service.resource_use import report_before_after, report_kroner
 from service.resource_use.charts import Series, Value, bar_chart
 from service.resource_use.evaluation_schemas import Evaluation, Figures
 from service.resource_use.export import bar, count, number, plain_number, shown
@@ -66,6 +67,9 @@ def render(evaluation: Evaluation, lang: Lang = "nb") -> str:
         _charts(evaluation, lang),
         _cohort_table("by_municipality", evaluation.by_municipality, lang, {}),
         _cohort_table("by_protocol", evaluation.by_protocol, lang, PROTOCOLS),
+        report_before_after.section(figures, lang, evaluation.min_patient_years),
+        report_kroner.section(evaluation, lang),
+        report_kroner.shares(evaluation, lang),
         f"<h2>{escape(word('method', lang))}</h2>",
         "<ul>" + "".join(f"<li>{escape(_pick(m, lang))}</li>" for m in METHOD) + "</ul>",
         f"<h2>{escape(word('caveats', lang))}</h2>",

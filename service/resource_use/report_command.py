@@ -43,6 +43,7 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
                 last,
                 ZoneInfo(settings.local_timezone),
                 utcnow(),
+                min_patient_years=settings.evaluation_min_patient_years,
             )
         async with engine.begin() as conn:
             await audit.record(

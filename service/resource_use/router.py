@@ -171,6 +171,7 @@ async def read_evaluation(
         state.local_zone,
         utcnow(),
         exact=disclosure == "exact",
+        min_patient_years=state.settings.evaluation_min_patient_years,
     )
     # The query, with its disclosure, is in the audit record.
     await record_evaluation(db, principal, request, centre, "operation")
@@ -198,7 +199,14 @@ async def export_evaluation(
     """The same figures as CSV for a spreadsheet, one row per figure and cohort, with
     the small-number rule applied: this file leaves the centre."""
     result = await evaluation.evaluate(
-        source, principal, centre, first, last, state.local_zone, utcnow()
+        source,
+        principal,
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+        min_patient_years=state.settings.evaluation_min_patient_years,
     )
     await record_evaluation(db, principal, request, centre, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"

@@ -120,7 +120,7 @@ def _api_cells(body: dict[str, Any]) -> dict[tuple[str, str, str], str | None]:
 
 
 def _leaves(prefix: str, node: Any) -> Any:
-    if isinstance(node, dict) and set(node) == {"value", "count", "small"}:
+    if isinstance(node, dict) and {"value", "count", "small"} <= set(node):
         yield prefix, "<5" if node["small"] and node["value"] is None else str(node["value"])
     elif isinstance(node, dict):
         for key, value in node.items():
