@@ -36,6 +36,7 @@ from service.research import (
     records,
     report,
     repository,
+    sources,
     subjects,
     writers,
 )
@@ -346,7 +347,7 @@ async def _offsets(engine: AsyncEngine, study: Any, members: Any) -> dict[str, i
 
 async def _counts(engine: AsyncEngine, plan: Plan, kind: str) -> dict[str, int]:
     async with reading(engine) as conn:
-        return await repository.counts(conn, kind, plan.centres, plan.window, plan.cut)
+        return await sources.counts(conn, kind, plan.centres, plan.window, plan.cut)
 
 
 async def _every_page(
@@ -367,7 +368,7 @@ async def _pages(
     after: tuple[datetime, str] | None = None
     while True:
         async with reading(engine) as conn:
-            rows = await repository.page(conn, kind, patient_id, plan.window, plan.cut, after, PAGE)
+            rows = await sources.page(conn, kind, patient_id, plan.window, plan.cut, after, PAGE)
         if rows:
             yield rows
         if len(rows) < PAGE:

@@ -188,7 +188,7 @@ class Mapper:
 
     def reading_row(self, src: Any, person: Person) -> Row:
         # The hot path of an export (millions of rows): the row is unpacked as a tuple
-        # (in ``repository.READING_COLUMNS`` order; ten times cheaper than attribute
+        # (in ``sources.READING_COLUMNS`` order; ten times cheaper than attribute
         # access on a Row), and absent panels and limits cost nothing.
         (row_id, measurement, code_, status, value, unit, components, effective, doubtful) = src
         systolic = diastolic = None
