@@ -25,36 +25,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.fhirkit.catalogue import LOINC, UCUM, Catalogue
+from service.fhirkit.catalogue import LOINC, Catalogue
+from service.research import care_resources, kinds
 from service.research import dictionary as d
-from service.research import kinds
 from service.research.dates import TimeShift, days_since
+from service.research.fhir_parts import ext, present, quantity, split
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
 
-EXT = "https://fhir.dho.example/StructureDefinition/research-"
 CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 
 Record = tuple[dict[str, Any], dict[str, Any]]
 Row = dict[str, Any]
 
-_TASK_STATUS = {
-    "open": "requested",
-    "claimed": "in-progress",
-    "snoozed": "on-hold",
-    "resolved": "completed",
-}
 _ISSUE_SEVERITY = {"red": "high", "yellow": "moderate"}
-_ENCOUNTER_CLASS = {
-    "gp_contact": "AMB",
-    "emergency_primary_care": "EMER",
-    "hospital_stay": "IMP",
-    "municipal_acute_bed": "ACUTE",
-    "short_term_stay": "NONAC",
-    "home_care_hours": "HH",
-}
-_STAYS = ("hospital_stay", "municipal_acute_bed", "short_term_stay")
 _PANEL_PARTS = ("systolic", "diastolic")
 # Rules whose finding's value and threshold are a reading's value and a limit on it.
 READING_VALUED_RULES = frozenset(
@@ -86,33 +70,12 @@ def rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
-def _ext(name: str, **value: Any) -> dict[str, Any]:
-    return {"url": EXT + name, **value}
-
-
-def _present(items: list[dict[str, Any] | None]) -> list[dict[str, Any]]:
-    return [i for i in items if i is not None]
-
-
-def _quantity(value: float | None, unit: str | None) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    quantity: dict[str, Any] = {"value": value}
-    if unit:
-        quantity |= {"unit": unit, "system": UCUM, "code": unit}
-    return quantity
-
-
 def minutes_between(start: datetime | None, end: datetime | None) -> float | None:
     """Exact minutes from ``start`` to ``end`` (true times: a duration read off times
     truncated to the hour could be wrong by up to an hour)."""
     if start is None or end is None:
         return None
     return rounded((end - start).total_seconds() / 60)
-
-
-def _split(value: str | None) -> list[str]:
-    return value.split(";") if value else []
 
 
 def patient(person: Person, values: dict[str, str | None], released: frozenset[str]) -> Record:
@@ -128,22 +91,22 @@ def patient(person: Person, values: dict[str, str | None], released: frozenset[s
     }
     row = {c.name: full[c.name] for c in d.columns("patients", released)}
     extensions = [
-        _ext("age-band", valueString=row["age_band"]) if row.get("age_band") else None,
-        _ext("region", valueString=row["region"]) if row.get("region") else None,
-        _ext("protocol", valueCode=row["protocol"]) if row.get("protocol") else None,
-        _ext("enrolment-period", valueString=row["enrolment_period"])
+        ext("age-band", valueString=row["age_band"]) if row.get("age_band") else None,
+        ext("region", valueString=row["region"]) if row.get("region") else None,
+        ext("protocol", valueCode=row["protocol"]) if row.get("protocol") else None,
+        ext("enrolment-period", valueString=row["enrolment_period"])
         if row.get("enrolment_period")
         else None,
-        _ext("enrolled-at", valueDateTime=person.shift.text(row["enrolled_at"]))
+        ext("enrolled-at", valueDateTime=person.shift.text(row["enrolled_at"]))
         if row.get("enrolled_at") is not None
         else None,
-        _ext("status", valueCode=row["status"]) if row.get("status") else None,
+        ext("status", valueCode=row["status"]) if row.get("status") else None,
     ]
     resource: dict[str, Any] = {"resourceType": "Patient", "id": person.pseudonym}
     if row.get("sex"):
         resource["gender"] = row["sex"]
-    if present := _present(extensions):
-        resource["extension"] = present
+    if shown := present(extensions):
+        resource["extension"] = shown
     return resource, row
 
 
@@ -169,9 +132,9 @@ class Mapper:
         self._steps = {
             "readings": (self.reading_row, self.reading_resource),
             "findings": (self.finding_row, self.finding_resource),
-            "items": (self.item_row, self.item_resource),
-            "nurse_actions": (self.nurse_action_row, self.nurse_action_resource),
-            "external": (self.external_row, self.external_resource),
+            "items": (self.item_row, care_resources.task),
+            "nurse_actions": (self.nurse_action_row, care_resources.procedure),
+            "external": (self.external_row, care_resources.encounter),
         }
         assert set(self._steps) == set(kinds.KINDS), "every kind of row needs its mapping"
 
@@ -234,8 +197,8 @@ class Mapper:
             resource["category"] = [
                 {"coding": [{"system": CATEGORY, "code": measurement.category}]}
             ]
-        if (quantity := _quantity(row.get("value"), row.get("unit"))) is not None:
-            resource["valueQuantity"] = quantity
+        if (measured := quantity(row.get("value"), row.get("unit"))) is not None:
+            resource["valueQuantity"] = measured
         parts = []
         for part in _PANEL_PARTS:
             value = row.get(part)
@@ -244,7 +207,7 @@ class Mapper:
                 parts.append(
                     {
                         "code": {"coding": [{"system": LOINC, "code": definition.loinc}]},
-                        "valueQuantity": _quantity(value, definition.unit),
+                        "valueQuantity": quantity(value, definition.unit),
                     }
                 )
         if parts:
@@ -281,18 +244,18 @@ class Mapper:
     def finding_resource(self, row: Row, person: Person) -> dict[str, Any]:
         def number(name: str) -> dict[str, Any] | None:
             value = row.get(name)
-            return None if value is None else _ext(name, valueDecimal=value)
+            return None if value is None else ext(name, valueDecimal=value)
 
         item = row.get("item")
         extensions = [
-            _ext("triage-colour", valueCoding={"system": d.COLOURS, "code": row["severity"]}),
-            _ext("measurement", valueCode=row["measurement"]) if row.get("measurement") else None,
-            _ext("direction", valueCode=row["direction"]) if row.get("direction") else None,
+            ext("triage-colour", valueCoding={"system": d.COLOURS, "code": row["severity"]}),
+            ext("measurement", valueCode=row["measurement"]) if row.get("measurement") else None,
+            ext("direction", valueCode=row["direction"]) if row.get("direction") else None,
             number("value"),
             number("threshold"),
-            _ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
+            ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
             *(
-                _ext(flag, valueBoolean=True)
+                ext(flag, valueBoolean=True)
                 for flag in ("late", "technical", "critical", "snoozed")
                 if row.get(flag)
             ),
@@ -305,9 +268,9 @@ class Mapper:
             "severity": _ISSUE_SEVERITY.get(row["severity"], "low"),
             "patient": person.reference,
             "identifiedDateTime": person.shift.text(row["effective_at"]),
-            "extension": _present(extensions),
+            "extension": present(extensions),
         }
-        if implicated := _split(row.get("evidence")):
+        if implicated := split(row.get("evidence")):
             resource["implicated"] = [{"reference": f"Observation/{r}"} for r in implicated]
         return resource
 
@@ -334,59 +297,6 @@ class Mapper:
             "escalation": src.escalation,
         }
 
-    def item_resource(self, row: Row, person: Person) -> dict[str, Any]:
-        text = person.shift.text
-        period = {
-            k: v
-            for k, v in (
-                ("start", text(row.get("claimed_at"))),
-                ("end", text(row.get("resolved_at"))),
-            )
-            if v is not None
-        }
-        outputs: list[dict[str, Any]] = [
-            {"type": {"coding": [{"system": d.ACTIONS, "code": "action"}]}, "valueCode": a}
-            for a in _split(row.get("actions"))
-        ]
-        if (minutes := _quantity(row.get("minutes"), "min")) is not None:
-            outputs.append(
-                {
-                    "type": {"coding": [{"system": d.ACTIONS, "code": "minutes"}]},
-                    "valueQuantity": minutes,
-                }
-            )
-        resource: dict[str, Any] = {
-            "resourceType": "Task",
-            "id": row["item"],
-            "status": _TASK_STATUS.get(row["state"], "requested"),
-            "intent": "order",
-            "priority": "stat" if row["severity"] == "red" else "urgent",
-            "code": {"coding": [{"system": d.COLOURS, "code": row["severity"]}]},
-            "for": person.reference,
-            "authoredOn": text(row["opened_at"]),
-        }
-        if period:
-            resource["executionPeriod"] = period
-        if row.get("outcome"):
-            resource["businessStatus"] = {
-                "coding": [{"system": d.OUTCOMES, "code": row["outcome"]}]
-            }
-        if outputs:
-            resource["output"] = outputs
-        extensions = [
-            _ext(flag.replace("_", "-"), valueBoolean=True)
-            for flag in ("critical", "technical", "back_in_range")
-            if row.get(flag)
-        ]
-        if row.get("escalation"):
-            extensions.append(_ext("escalation", valueCode=row["escalation"]))
-        for name in ("minutes_to_claim", "minutes_to_resolve"):
-            if (duration := _quantity(row.get(name), "min")) is not None:
-                extensions.append(_ext(name.replace("_", "-"), valueQuantity=duration))
-        if extensions:
-            resource["extension"] = extensions
-        return resource
-
     # --- resource use ---------------------------------------------------------------
 
     def nurse_action_row(self, src: Any, person: Person) -> Row:
@@ -408,30 +318,6 @@ class Mapper:
             "hours_per_week": None,
         }
 
-    def nurse_action_resource(self, row: Row, person: Person) -> dict[str, Any]:
-        text = person.shift.text
-        period = {"start": text(row["started_at"])}
-        if (ended := text(row.get("ended_at"))) is not None:
-            period["end"] = ended
-        minutes, item = row.get("minutes"), row.get("item")
-        resource: dict[str, Any] = {
-            "resourceType": "Procedure",
-            "id": row["event"],
-            "status": "completed",
-            "code": {"coding": [{"system": d.RESOURCE_USE, "code": row["kind"]}]},
-            "subject": person.reference,
-            "performedPeriod": period,
-        }
-        extensions = _present(
-            [
-                _ext("minutes", valueDecimal=minutes) if minutes is not None else None,
-                _ext("queue-item", valueReference={"reference": f"Task/{item}"}) if item else None,
-            ]
-        )
-        if extensions:
-            resource["extension"] = extensions
-        return resource
-
     def external_row(self, src: Any, person: Person) -> Row:
         return {
             "event": self.names.of("Encounter", src.id),
@@ -444,26 +330,3 @@ class Mapper:
             "ended_at": person.shift.moment(src.ended_at),
             "hours_per_week": rounded(src.hours_per_week),
         }
-
-    def external_resource(self, row: Row, person: Person) -> dict[str, Any]:
-        text = person.shift.text
-        period = {"start": text(row["started_at"])}
-        if row.get("ended_at") is not None:
-            period["end"] = text(row["ended_at"])
-        kind = row["kind"]
-        if "ended_at" not in row:  # the study did not release when stays ended
-            status = "unknown"
-        else:
-            status = "in-progress" if kind in _STAYS and row["ended_at"] is None else "finished"
-        resource: dict[str, Any] = {
-            "resourceType": "Encounter",
-            "id": row["event"],
-            "status": status,
-            "class": {"system": ACT_CODE, "code": _ENCOUNTER_CLASS.get(kind, "AMB")},
-            "type": [{"coding": [{"system": d.RESOURCE_USE, "code": kind}]}],
-            "subject": person.reference,
-            "period": period,
-        }
-        if row.get("hours_per_week") is not None:
-            resource["extension"] = [_ext("hours-per-week", valueDecimal=row["hours_per_week"])]
-        return resource

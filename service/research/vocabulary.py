@@ -21,7 +21,7 @@ from alerts.model import Rule
 from alerts.protocols import available_protocols
 from service.fhirkit.catalogue import Catalogue
 from service.queue.schemas import Action, EscalationTarget, Outcome
-from service.research import dictionary, kanon, records, report
+from service.research import dictionary, fhir_parts, kanon, records, report
 from service.research.dates import TimeShift
 from service.research.limits import ValueLimits
 from service.research.pseudonyms import Pseudonyms
@@ -91,7 +91,7 @@ def _static() -> tuple[str, ...]:
     for enum in (Rule, Action, Outcome, EscalationTarget, ExternalKind):
         texts += [member.value for member in enum]
     texts += [*available_protocols(), *_SEXES, *_STATES, *_WORDS]
-    texts += [records.EXT, records.CATEGORY, records.ACT_CODE]
+    texts += [fhir_parts.EXT, records.CATEGORY, fhir_parts.ACT_CODE]
     return tuple(texts)
 
 
