@@ -21,6 +21,7 @@ from service.careplans.router import fhir_router as careplans_fhir_router
 from service.careplans.router import router as careplans_router
 from service.centres.router import api_router as centres_api_router
 from service.centres.router import router as centres_router
+from service.contacts.router import router as contacts_router
 from service.cost_models.router import router as cost_models_router
 from service.database import create_engine, create_read_engine, dispose
 from service.devices.loans_router import router as device_loans_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     app.include_router(messages_api_router)
     app.include_router(me_router)
     app.include_router(experience_router)
+    app.include_router(contacts_router)
     app.include_router(journal_router)
     app.include_router(journal_config_router)
     # The nurse console's and the tablet's pages (and the development login), after the

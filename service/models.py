@@ -3,6 +3,7 @@
 from service.audit.models import AuditEvent
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
+from service.contacts.models import PlannedContact
 from service.cost_models.models import CostModel
 from service.devices.models import Device
 from service.ingest.models import Observation, ObservationVersion
@@ -41,6 +42,7 @@ __all__ = [
     "PatientIdentifier",
     "PatientStatus",
     "PatientStatusChange",
+    "PlannedContact",
     "QuestionnaireResponseRow",
     "QueuePolicy",
     "ResourceUseEvent",

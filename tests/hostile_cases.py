@@ -1637,6 +1637,41 @@ EXPERIENCE = [
 ]
 
 
+CONTACT = {"planned_at": "2099-01-01T10:00:00+00:00", "kind": "phone_call"}
+
+CONTACTS = [
+    Case(
+        "nurse of A plans a contact with B's patient",
+        lambda w, t: post(f"/api/patients/{t.patient}/planned-contacts", w.nurse_a, CONTACT),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "nurse of A lists B's patient's planned contacts",
+        lambda w, t: get(f"/api/patients/{t.patient}/planned-contacts", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient lists another patient's planned contacts",
+        lambda w, t: get(f"/api/patients/{t.patient}/planned-contacts", w.me.token),
+        404,
+        like_missing=True,
+    ),
+    Case(
+        "patient plans a contact for themselves",
+        lambda w, t: post(f"/api/patients/{w.me.id}/planned-contacts", w.me.token, CONTACT),
+        403,
+    ),
+    Case(
+        "nurse of A cancels a made-up contact of B's patient",
+        lambda w, t: post(f"/api/patients/{t.patient}/planned-contacts/{t.item}/cancel", w.nurse_a),
+        404,
+        like_missing=True,
+    ),
+]
+
+
 def pytest_fail(response: httpx.Response) -> None:
     raise AssertionError(f"expected no loans: {response.text[:200]}")
 
@@ -1655,4 +1690,5 @@ CASES: list[Case] = [
     *QUESTIONNAIRES,
     *MESSAGES,
     *EXPERIENCE,
+    *CONTACTS,
 ]

@@ -113,3 +113,7 @@ CommunicationCreator = Annotated[Principal, Depends(require("Communication", "c"
 CommunicationReader = Annotated[Principal, Depends(require("Communication", "r"))]
 CommunicationSearcher = Annotated[Principal, Depends(require("Communication", "s"))]
 CommunicationUpdater = Annotated[Principal, Depends(require("Communication", "u"))]
+# A planned contact is a FHIR Appointment in all but shape: its scopes are Appointment's.
+ContactPlanner = Annotated[Principal, Depends(require("Appointment", "c"))]
+ContactReader = Annotated[Principal, Depends(require("Appointment", "s"))]
+ContactCanceller = Annotated[Principal, Depends(require("Appointment", "u"))]

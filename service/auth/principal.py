@@ -36,6 +36,7 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "patient/QuestionnaireResponse.crs",
         # Messages to and from their centre (read: marking the centre's replies read).
         "patient/Communication.crus",
+        "patient/Appointment.rs",
     ),
     Role.nurse: (
         "user/Observation.rus",
@@ -53,6 +54,8 @@ DEFAULT_SCOPES: dict[Role, tuple[str, ...]] = {
         "user/Questionnaire.rs",
         "user/QuestionnaireResponse.rs",
         "user/Communication.crus",
+        # Planned contacts (the next call or visit).
+        "user/Appointment.crus",
     ),
     Role.admin: (
         "user/Patient.crus",

@@ -18,6 +18,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
         auth_routes,
         careplan_routes,
         centre_routes,
+        contact_routes,
         enrol_routes,
         errors,
         kit_routes,
@@ -34,6 +35,7 @@ def install(app: FastAPI, *, dev_issuer: bool) -> None:
     app.include_router(enrol_routes.router)
     app.include_router(kit_routes.router)
     app.include_router(message_routes.router)
+    app.include_router(contact_routes.router)
     if dev_issuer:
         from service.auth import dev_login
 

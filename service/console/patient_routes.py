@@ -28,6 +28,8 @@ from service.queue.schemas import Action, EscalationTarget, Outcome
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 DONE = (
+    "contact_planned",
+    "contact_cancelled",
     "claim",
     "release",
     "snooze",

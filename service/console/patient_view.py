@@ -19,6 +19,7 @@ from service.careplans import service as careplans
 from service.careplans.schemas import BandSchema, CarePlanRead
 from service.console import svg, views
 from service.console.deps import Page
+from service.contacts import service as contacts
 from service.devices import service as devices
 from service.errors import NotFound
 from service.ingest import repository as observations
@@ -125,6 +126,7 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         requested_patient=patient_id,
     )
     thread, marked = await _thread(page, db, patient_id)
+    planned = await _planned(page, db, patient_id)
     readings = _readings(rows, verdicts, severities, plan)
     flagged = {f.observation_id for f in item.findings} if item else set()
     return {
@@ -139,6 +141,7 @@ async def gather(page: Page, db: AsyncConnection, patient_id: str, days: int) ->
         "actions": [a for a in actions if a.corrected_by is None and not a.retracted],
         "loans": loans,
         "thread": thread,
+        "planned": planned,
         "marked_read": marked,
         "message_form_id": new_id(),
         "days": days,
@@ -154,6 +157,22 @@ async def _thread(page: Page, db: AsyncConnection, patient_id: str) -> tuple[lis
     if not principal.allows("Communication", "s"):
         return [], 0
     return await messages.read_thread(db, principal, patient_id, THREAD_SHOWN, utcnow())
+
+
+async def _planned(page: Page, db: AsyncConnection, patient_id: str) -> list[Any]:
+    """The contacts planned with the patient, soonest first (the search is audited)."""
+    if not page.principal.allows("Appointment", "s"):
+        return []
+    found = await contacts.upcoming(db, page.principal, patient_id, utcnow())
+    await audit.record_search(
+        db,
+        page.principal,
+        "Appointment",
+        [("patient", patient_id)],
+        [(c.patient_id, c.centre_id) for c in found],
+        requested_patient=patient_id,
+    )
+    return list(found)
 
 
 def _patient(resource: dict[str, Any], page: Page, now: datetime) -> dict[str, Any]:

@@ -30,6 +30,6 @@ CurrentPatient = Annotated[Principal, Depends(_patient)]
 @router.get("/home")
 async def home(principal: CurrentPatient, db: Db, state: State) -> HomeRead:
     """Today's tasks (which are done), the latest advice with its colour, unread replies
-    from the centre, the next planned contact (none recorded yet) and the latest readings
+    from the centre, the next contact the centre has planned, and the latest readings
     in canonical units with the original kept."""
     return await me.home_read(db, principal, state, utcnow())

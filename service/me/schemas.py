@@ -54,6 +54,7 @@ class HomeRead(BaseModel):
     tasks: list[TaskRead]
     advice: AdviceRead | None
     unread_messages: int
-    # Planned contacts are not recorded yet: always null until they are.
+    # The soonest contact the centre has planned (a call, a video call, a visit), if any.
     next_contact: datetime | None = None
+    next_contact_kind: str | None = None
     recent_readings: list[ReadingRead]

@@ -24,6 +24,7 @@ from service.auth.principal import Principal
 from service.careplans import repository as careplans
 from service.careplans.service import to_alerts_plan
 from service.centres import repository as centres
+from service.contacts import repository as contacts
 from service.errors import NotFound
 from service.ingest.triage_seam import ReadingJudge
 from service.me import repository
@@ -87,6 +88,7 @@ async def home(
         tasks += await _experience_task(conn, principal, patient, forms, day_start, day_end)
     rows = await repository.recent(conn, principal, patient.id, RECENT_READINGS)
     verdicts = await judge.verdicts(conn, [row._mapping for row in rows])
+    planned = await contacts.upcoming(conn, principal, patient.id, now, 1)
     answer = HomeRead(
         patient_id=patient.id,
         today=today,
@@ -96,6 +98,8 @@ async def home(
         advice=_latest_advice(rows, verdicts),
         unread_messages=await messages.unread_for_patient(conn, patient.id),
         recent_readings=[_reading(row._mapping) for row in rows],
+        next_contact=planned[0].planned_at if planned else None,
+        next_contact_kind=planned[0].kind if planned else None,
     )
     return answer, patient.centre_id
 
