@@ -14,7 +14,7 @@ from service.audit import service as audit
 from service.console.deps import ConsoleForm
 from service.console.patient_routes import render_patient
 from service.contacts import service as contacts
-from service.contacts.schemas import PlannedContactCreate, PlannedContactRead
+from service.contacts.schemas import PlannedContactCreate
 from service.deps import Db
 from service.errors import ApiError, NotFound
 from service.models_base import utcnow
@@ -42,27 +42,16 @@ async def plan(patient_id: str, form: ConsoleForm, db: Db) -> Response:
             errors={"contact_when": "field.contact_when"},
             values={"contact_when": typed[:16]},
         )
-    await _record(db, form, audit.CREATE, "create", planned)
+    await audit.record_row(
+        db, page.principal, audit.CREATE, "create", "Appointment", planned.model_dump(), 201
+    )
     return page.redirect(f"/console/patients/{patient_id}?done=contact_planned#contacts")
 
 
 @router.post("/patients/{patient_id}/contacts/{contact_id}/cancel")
 async def cancel(patient_id: str, contact_id: str, form: ConsoleForm, db: Db) -> Response:
     cancelled = await contacts.cancel(db, form.page.principal, patient_id, contact_id, utcnow())
-    await _record(db, form, audit.UPDATE, "update", cancelled)
-    return form.page.redirect(f"/console/patients/{patient_id}?done=contact_cancelled#contacts")
-
-
-async def _record(
-    db: Db, form: ConsoleForm, action: str, subtype: str, contact: PlannedContactRead
-) -> None:
-    await audit.record(
-        db,
-        form.page.principal,
-        action=action,
-        subtype=subtype,
-        resource_type="Appointment",
-        resource_id=contact.id,
-        patient_id=contact.patient_id,
-        centre_id=contact.centre_id,
+    await audit.record_row(
+        db, form.page.principal, audit.UPDATE, "update", "Appointment", cancelled.model_dump()
     )
+    return form.page.redirect(f"/console/patients/{patient_id}?done=contact_cancelled#contacts")

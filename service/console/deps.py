@@ -160,12 +160,18 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     return fields
 
 
-async def console_form(request: Request, page: ConsolePage) -> Form:
-    """A POST of the console: its CSRF token must be the session's."""
+async def checked_form(request: Request, session: Session) -> dict[str, list[str]]:
+    """A form post whose CSRF token is the session's (the console's and the tablet's)."""
     fields = await read_form(request)
     sent = (fields.get("csrf") or [""])[0]
-    if not secrets.compare_digest(sent.encode(), page.session.csrf.encode()):
+    if not secrets.compare_digest(sent.encode(), session.csrf.encode()):
         raise CsrfRefused("the form's CSRF token does not match the session")
+    return fields
+
+
+async def console_form(request: Request, page: ConsolePage) -> Form:
+    """A POST of the console: its CSRF token must be the session's."""
+    fields = await checked_form(request, page.session)
     return Form(page=page, fields=fields)
 
 

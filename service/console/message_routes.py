@@ -7,7 +7,6 @@ refusal comes back at the field it concerns.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -46,30 +45,14 @@ async def reply(patient_id: str, form: ConsoleForm, db: Db) -> Response:
         resource["extension"] = [{"url": fhir_mapping.MINUTES_URL, "valueDecimal": minutes}]
     settings, now = page.state.settings, utcnow()
     try:
-        draft = fhir_mapping.parse(
-            resource,
-            now=now,
-            future_skew=timedelta(seconds=settings.future_skew_seconds),
-            max_chars=settings.message_text_max_chars,
-            max_attachment_bytes=settings.message_attachment_max_bytes,
-        )
-        sent = await messages.send(db, page.principal, draft, now)
+        sent = await messages.send_resource(db, page.principal, resource, settings, now)
     except FhirError as error:
         where = (error.issues[0].expression or [""])[0] if error.issues else ""
         field = _FIELDS.get(where, "message_text")
         return await render_patient(
             page, db, patient_id, 30, status=400, errors={field: f"field.{field}"}, values=values
         )
-    await audit.record(
-        db,
-        page.principal,
-        action=audit.CREATE,
-        subtype="create",
-        resource_type="Communication",
-        resource_id=sent.row["id"],
-        patient_id=sent.row["patient_id"],
-        centre_id=sent.row["centre_id"],
-    )
+    await audit.record_row(db, page.principal, audit.CREATE, "create", "Communication", sent.row)
     return page.redirect(f"/console/patients/{patient_id}?done=message#messages")
 
 

@@ -30,7 +30,9 @@ async def plan_contact(
 ) -> PlannedContactRead:
     """Plan the next contact; the patient's tablet shows the soonest one."""
     planned = await contacts.plan(db, principal, patient_id, body, utcnow())
-    await _record(db, principal, audit.CREATE, "create", planned)
+    await audit.record_row(
+        db, principal, audit.CREATE, "create", "Appointment", planned.model_dump(), 201
+    )
     return planned
 
 
@@ -56,20 +58,7 @@ async def cancel_contact(
     patient_id: str, contact_id: str, principal: ContactCanceller, db: Db
 ) -> PlannedContactRead:
     cancelled = await contacts.cancel(db, principal, patient_id, contact_id, utcnow())
-    await _record(db, principal, audit.UPDATE, "update", cancelled)
-    return cancelled
-
-
-async def _record(
-    db: Db, principal: ContactPlanner, action: str, subtype: str, contact: PlannedContactRead
-) -> None:
-    await audit.record(
-        db,
-        principal,
-        action=action,
-        subtype=subtype,
-        resource_type="Appointment",
-        resource_id=contact.id,
-        patient_id=contact.patient_id,
-        centre_id=contact.centre_id,
+    await audit.record_row(
+        db, principal, audit.UPDATE, "update", "Appointment", cancelled.model_dump()
     )
+    return cancelled

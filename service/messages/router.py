@@ -6,7 +6,7 @@ Every call is audited with the patient it touched; a message's text is never log
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -49,15 +49,7 @@ async def send_message(
     (same identifier, or the same words at the same ``sent``) answers 200 with the stored
     message."""
     body, _raw = await read_fhir_body(request, state.settings)
-    now = utcnow()
-    draft = fhir_mapping.parse(
-        body,
-        now=now,
-        future_skew=timedelta(seconds=state.settings.future_skew_seconds),
-        max_chars=state.settings.message_text_max_chars,
-        max_attachment_bytes=state.settings.message_attachment_max_bytes,
-    )
-    sent = await messages.send(db, principal, draft, now)
+    sent = await messages.send_resource(db, principal, body, state.settings, utcnow())
     row = sent.row
     status = 201 if sent.created else 200
     await audit.record_row(db, principal, audit.CREATE, "create", "Communication", row, status)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.fhirkit.outcome import FhirError
-from service.messages import repository
+from service.messages import fhir_mapping, repository
 from service.messages.fhir_mapping import Draft
 from service.messages.models import FROM_CENTRE, FROM_PATIENT
 from service.models_base import new_id
@@ -29,6 +29,7 @@ from service.patients import repository as patients
 from service.queue.schemas import Action
 from service.resource_use import service as resource_use
 from service.resource_use.schemas import ResourceUseCreate
+from service.settings import Settings
 
 # What a reply costs when the nurse does not say: a short written answer.
 DEFAULT_REPLY_MINUTES = 3.0
@@ -39,6 +40,25 @@ _NO_SKEW = timedelta(0)
 class Sent:
     row: Mapping[Any, Any]
     created: bool
+
+
+async def send_resource(
+    conn: AsyncConnection,
+    principal: Principal,
+    resource: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+) -> Sent:
+    """A ``Communication`` as the API, the console or the tablet built it: checked under
+    the service's limits (text length, attachment size), then stored once."""
+    draft = fhir_mapping.parse(
+        resource,
+        now=now,
+        future_skew=timedelta(seconds=settings.future_skew_seconds),
+        max_chars=settings.message_text_max_chars,
+        max_attachment_bytes=settings.message_attachment_max_bytes,
+    )
+    return await send(conn, principal, draft, now)
 
 
 async def send(conn: AsyncConnection, principal: Principal, draft: Draft, now: datetime) -> Sent:

@@ -8,7 +8,6 @@ patient's token passes; a nurse who opens ``/me`` is sent to the console.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from service.auth.principal import Principal, Role
 from service.auth.tokens import InvalidToken
 from service.console import pages
-from service.console.deps import CsrfRefused, read_form, texts_for
+from service.console.deps import checked_form, texts_for
 from service.console.i18n import Texts
 from service.console.session import TABLET, Session, now, read_session, write_session
 from service.state import AppState, app_state
@@ -114,11 +113,7 @@ async def tablet_form(request: Request, page: TabletPage) -> Form:
     """A POST of the tablet page: its CSRF token must be the session's. A reading kept on
     the tablet while offline is resent with the token it was written with, which still
     matches as long as the session lasts."""
-    fields = await read_form(request)
-    sent = (fields.get("csrf") or [""])[0]
-    if not secrets.compare_digest(sent.encode(), page.session.csrf.encode()):
-        raise CsrfRefused("the form's CSRF token does not match the session")
-    return Form(page=page, fields=fields)
+    return Form(page=page, fields=await checked_form(request, page.session))
 
 
 TabletForm = Annotated[Form, Depends(tablet_form)]

@@ -7,7 +7,6 @@ messages service, so length limits and idempotency are the API's.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -16,7 +15,6 @@ from starlette.responses import Response
 from service.audit import service as audit
 from service.deps import Db
 from service.fhirkit.outcome import FhirError
-from service.messages import fhir_mapping
 from service.messages import service as messages
 from service.models_base import utcnow
 from service.tablet.deps import Page, TabletForm, TabletPage
@@ -77,14 +75,7 @@ async def write(form: TabletForm, db: Db) -> Response:
     }
     settings, now = page.state.settings, utcnow()
     try:
-        draft = fhir_mapping.parse(
-            resource,
-            now=now,
-            future_skew=timedelta(seconds=settings.future_skew_seconds),
-            max_chars=settings.message_text_max_chars,
-            max_attachment_bytes=settings.message_attachment_max_bytes,
-        )
-        result = await messages.send(db, page.principal, draft, now)
+        result = await messages.send_resource(db, page.principal, resource, settings, now)
     except FhirError as error:
         if error.status_code != 422:
             raise

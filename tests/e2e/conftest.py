@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -66,6 +67,39 @@ def server(database: Database, var_dir: Path, tmp_path: Path) -> Iterator[tuple[
     log_path = tmp_path / "server.log"
     with running_server(database, var_dir, log_path) as base:
         yield base, log_path
+
+
+@pytest.fixture(scope="module")
+def page_server(
+    database: Database, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """``dho serve --workers 2`` for a module of browser tests, and its log: on the
+    PostgreSQL leg only (several server processes share the database)."""
+    if database.kind != "postgres":
+        pytest.skip("the browser tests run on the PostgreSQL leg (several server processes)")
+    log = tmp_path_factory.mktemp("page-server") / "server.log"
+    with running_server(database, var_dir, log, workers=2) as url:
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's chromium under Playwright, one per module."""
+    from playwright.async_api import async_playwright
+
+    from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        await browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.e2e.browser import screenshots_dir
+
+    return screenshots_dir(tmp_path_factory.getbasetemp())
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -5,7 +5,6 @@ a screenshot of every page in the run's folder."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from service.console.session import SESSION_COOKIE
 from service.settings import Settings
-from tests.conftest import Database
 from tests.console.helpers import Nurse, nurse_session
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, look, screenshots_dir
-from tests.e2e.conftest import running_server
+from tests.e2e.browser import VIEWPORT, look
 from tests.factories import (
     Centre,
     EnrolledPatient,
@@ -38,28 +35,9 @@ _SERVER_LOG: list[Path] = []
 
 
 @pytest.fixture(scope="module")
-def base(
-    database: Database, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if database.kind != "postgres":
-        pytest.skip("the browser tests run on the PostgreSQL leg (several server processes)")
-    log = tmp_path_factory.mktemp("console-server") / "server.log"
-    _SERVER_LOG.append(log)
-    with running_server(database, var_dir, log, workers=2) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_dir(tmp_path_factory.getbasetemp())
+def base(page_server: tuple[str, Path]) -> str:
+    _SERVER_LOG.append(page_server[1])
+    return page_server[0]
 
 
 async def _context(chromium: Browser, base: str, nurse: Nurse | None = None) -> BrowserContext:

@@ -6,21 +6,18 @@ axe-core finds no serious or critical violation on any tablet page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Route, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Route, expect
 
 from service.console.session import SESSION_COOKIE, TABLET
 from service.settings import Settings
-from tests.conftest import Database
 from tests.console.helpers import nurse_session
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, look, screenshots_dir
-from tests.e2e.conftest import running_server
+from tests.e2e.browser import look
 from tests.factories import create_centre, enrol, readings_of, set_care_plan
 from tests.questionnaires.test_questionnaire_api import daily_copd
 from tests.tablet.helpers import tablet_session
@@ -32,27 +29,8 @@ PHONE_SIZE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
-def base(
-    database: Database, var_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if database.kind != "postgres":
-        pytest.skip("the browser tests run on the PostgreSQL leg (several server processes)")
-    log = tmp_path_factory.mktemp("tablet-server") / "server.log"
-    with running_server(database, var_dir, log, workers=2) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return screenshots_dir(tmp_path_factory.getbasetemp())
+def base(page_server: tuple[str, Path]) -> str:
+    return page_server[0]
 
 
 def _host(base: str) -> str:
