@@ -171,6 +171,18 @@ async def test_a_reading_typed_offline_is_sent_once_when_the_connection_is_back(
     await expect(page.get_by_role("status")).to_contain_text("er nå sendt", timeout=WAIT_MS)
     readings = await readings_of(client, patient)
     assert sorted(r["code"]["coding"][0]["code"] for r in readings) == ["59408-5", "8867-4"]
+
+    # Typed offline, refused once sent (SpO2 over 100 %): the patient is told, not left
+    # believing it arrived.
+    await page.goto("/me/reading/spo2")
+    await page.get_by_label("Oksygenmetning").fill("150")
+    await context.set_offline(True)
+    await page.get_by_role("button", name="Send").click()
+    await expect(page.get_by_role("status")).to_contain_text("Ikke sendt ennå: 1")
+    await context.set_offline(False)
+    await expect(page.get_by_role("status")).to_contain_text("ble ikke tatt imot", timeout=WAIT_MS)
+    assert await _kept_count(page) == 0
+    assert len(await readings_of(client, patient)) == 2
     await context.close()
 
 

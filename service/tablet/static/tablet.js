@@ -49,18 +49,26 @@
     if (!items.length) { return Promise.resolve(); }
     flushing = true;
     var done = [];
+    var refused = 0;
     var chain = Promise.resolve();
     items.forEach(function (item) {
       chain = chain.then(function () {
         return post(item.url, item.body).then(function (response) {
-          if (delivered(response)) { done.push(item.key); }
+          if (delivered(response)) {
+            done.push(item.key);
+            // Received, but not taken (a number outside what a device can show): the
+            // patient is told, since the page that would have said so is gone.
+            if (response.status >= 400) { refused += 1; }
+          }
         }, function () { /* still offline: kept */ });
       });
     });
     return chain.then(function () {
       flushing = false;
       save(load().filter(function (item) { return done.indexOf(item.key) === -1; }));
-      if (done.length && !load().length && banner) { say(banner.dataset.sent); } else { showWaiting(); }
+      if (refused && banner) { say(banner.dataset.refused.replace("{n}", String(refused))); }
+      else if (done.length && !load().length && banner) { say(banner.dataset.sent); }
+      else { showWaiting(); }
     });
   }
 
