@@ -4,7 +4,12 @@ from service.audit.models import AuditEvent
 from service.careplans.models import CarePlanVersion
 from service.centres.models import Centre
 from service.devices.models import Device
-from service.ingest.models import Observation, ObservationVersion
+from service.ingest.models import (
+    DeviceLastHeard,
+    Observation,
+    ObservationVersion,
+    ReadingLastSeen,
+)
 from service.messages.models import MessageRow
 from service.models_base import metadata
 from service.patients.models import Patient, PatientIdentifier, PatientStatus
@@ -25,6 +30,7 @@ __all__ = [
     "CarePlanVersion",
     "Centre",
     "Device",
+    "DeviceLastHeard",
     "ExportJob",
     "ExternalEvent",
     "Finding",
@@ -38,6 +44,7 @@ __all__ = [
     "PatientStatusChange",
     "QuestionnaireResponseRow",
     "QueuePolicy",
+    "ReadingLastSeen",
     "ResourceUseEvent",
     "Snooze",
     "Study",

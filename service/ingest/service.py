@@ -115,6 +115,7 @@ async def store(
         for row in rows:
             row["not_judged"] = "history"
     inserted = await repository.insert_new(conn, rows)
+    await repository.note_last_seen(conn, [r for r in rows if r["id"] in inserted])
     repeats = [(r["patient_id"], r["dedup_key"]) for r in rows if r["id"] not in inserted]
     existing = await repository.find_by_dedup(conn, repeats)
     stored: list[tuple[Mapping[Any, Any], bool]] = [

@@ -37,16 +37,34 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     raised = 0
     events: list[dict[str, Any]] = []
     patients = sorted(await careplans.active_with_plans(conn), key=lambda p: str(p.id))
+    found_of: list[tuple[Any, list[alerts.Finding]]] = []
     for patient in patients:
         plan = to_alerts_plan(patient.protocol, patient.settings, patient.status)
         since = max(patient.enrolled_at, patient.active_since or patient.enrolled_at)
         found = alerts.scan_missing(
             plan, last_seen.get(patient.id, {}), devices.get(patient.id, {}), since, now
         )
+        if found:
+            found_of.append((patient, found))
+    # A gap stays the same finding for a whole schedule period: most of what a tick finds
+    # was stored by the tick before. Those are set aside with one look-up, where storing
+    # them again (which stores nothing) cost statements for every silent patient.
+    stored = await repository.stored_anchors(
+        conn,
+        [_key(p.id, f) for p, found in found_of for f in found],
+    )
+    for patient, found in found_of:
+        new = [f for f in found if _key(patient.id, f) not in stored]
+        if not new:
+            continue
         subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
-        raised += len(await queue_findings.record(conn, subject, found, now, events=events))
+        raised += len(await queue_findings.record(conn, subject, new, now, events=events))
     await repository.add_events(conn, events)
     return f"{raised} new findings"
+
+
+def _key(patient_id: str, found: alerts.Finding) -> tuple[str, str, str]:
+    return patient_id, str(found.rule), queue_findings.anchor_of(found)
 
 
 async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:

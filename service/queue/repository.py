@@ -69,6 +69,19 @@ async def insert_findings(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     return {r.id for r in result}
 
 
+async def stored_anchors(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str, str]], *, chunk: int = 500
+) -> set[tuple[str, str, str]]:
+    """Which of these (patient, rule, anchor) findings are stored (on their unique index)."""
+    found: set[tuple[str, str, str]] = set()
+    columns = (finding.c.patient_id, finding.c.rule, finding.c.anchor)
+    for start in range(0, len(keys), chunk):
+        part = list(keys[start : start + chunk])
+        query = sa.select(*columns).where(sa.tuple_(*columns).in_(part))
+        found.update((r.patient_id, r.rule, r.anchor) for r in await conn.execute(query))
+    return found
+
+
 async def link_findings(conn: AsyncConnection, finding_ids: Iterable[str], item_id: str) -> None:
     ids = list(finding_ids)
     if ids:
