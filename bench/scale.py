@@ -188,7 +188,8 @@ async def _open_items(url: URL, per_centre: int) -> None:
             )
         async with engine.connect() as conn:
             auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.execute(sa.text("ANALYZE triage_item"))
+            # As autovacuum would leave it: the reopened items' old index entries gone.
+            await auto.execute(sa.text("VACUUM (ANALYZE) triage_item"))
     finally:
         await engine.dispose()
 
