@@ -7,7 +7,7 @@ plan be previewed by replaying old readings through the same code.
 
 from alerts.baseline import propose_bands
 from alerts.careplan import CarePlan, PlanStatus, Schedule
-from alerts.engine import evaluate, patient_advice
+from alerts.engine import evaluate, needs_history, patient_advice
 from alerts.missing import scan_missing
 from alerts.model import Band, Direction, Finding, Judgement, LocalText, Reading, Rule, Severity
 from alerts.news2 import News2, news2_score
@@ -34,6 +34,7 @@ __all__ = [
     "available_protocols",
     "evaluate",
     "load_protocol",
+    "needs_history",
     "news2_score",
     "not_judged_advice",
     "patient_advice",

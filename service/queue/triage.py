@@ -38,12 +38,20 @@ _BAND_RULES = {alerts.Rule.THRESHOLD_HIGH, alerts.Rule.THRESHOLD_LOW}
 
 class Triage:
     async def judge(
-        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+        self,
+        conn: AsyncConnection,
+        readings: Sequence[StoredReading],
+        now: datetime,
+        subjects: Mapping[str, Any] | None = None,
     ) -> Mapping[str, Verdict]:
         by_patient: dict[str, list[StoredReading]] = {}
         for reading in readings:
             by_patient.setdefault(reading.patient_id, []).append(reading)
-        subjects = await careplans.triage_subjects(conn, list(by_patient))
+        known = dict(subjects or {})
+        unknown = [p for p in by_patient if p not in known]
+        if unknown:
+            known.update(await careplans.triage_subjects(conn, unknown))
+        subjects = known
         verdicts: dict[str, Verdict] = {}
         for patient_id, stored in by_patient.items():
             subject = subjects.get(patient_id)
@@ -105,18 +113,23 @@ async def _judge_patient(
     ]
     if not new:
         return {}
-    earliest = min(s.effective_at for s in stored)
-    latest = max(s.effective_at for s in stored)
-    window = timedelta(minutes=protocol.news2.window_minutes)
-    rows = await observations.triage_evidence(
-        conn,
-        subject.id,
-        sorted({s.measurement for s in stored}),
-        since=earliest - HISTORY,
-        around=(earliest - window, latest + window),
-        limit=HISTORY_ROWS,
-    )
-    history = [r for row in rows for r in rule_readings.from_row(row)]
+    # The back-in-range check of an open item reads the newest reading of each of its
+    # measurements, so it needs the history whatever the rules do.
+    checks_item = subject.item_id is not None and not subject.item_back_in_range
+    history: list[alerts.Reading] = []
+    if checks_item or alerts.needs_history(plan, new):
+        earliest = min(s.effective_at for s in stored)
+        latest = max(s.effective_at for s in stored)
+        window = timedelta(minutes=protocol.news2.window_minutes)
+        rows = await observations.triage_evidence(
+            conn,
+            subject.id,
+            sorted({s.measurement for s in stored}),
+            since=earliest - HISTORY,
+            around=(earliest - window, latest + window),
+            limit=HISTORY_ROWS,
+        )
+        history = [r for row in rows for r in rule_readings.from_row(row)]
     found = alerts.evaluate(plan, new, history, now)
     await queue_findings.record(
         conn,
