@@ -19,7 +19,7 @@ import alerts
 from alerts.replay import HISTORY
 from alerts.thresholds import band_at
 from service.careplans import repository as careplans
-from service.careplans.service import to_alerts_plan
+from service.careplans import service as careplan_service
 from service.ingest import repository as observations
 from service.ingest.models import ENTERED_IN_ERROR
 from service.ingest.triage_seam import StoredReading, Verdict
@@ -102,7 +102,9 @@ class Triage:
 async def _judge_patient(
     conn: AsyncConnection, subject: Row[Any], stored: Sequence[StoredReading], now: datetime
 ) -> dict[str, Verdict]:
-    plan = to_alerts_plan(subject.protocol, subject.settings, subject.status)
+    plan = careplan_service.cached_alerts_plan(
+        subject.id, subject.plan_version, subject.protocol, subject.settings, subject.status
+    )
     protocol = alerts.load_protocol(plan.protocol)
     new = [
         r
