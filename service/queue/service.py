@@ -21,6 +21,7 @@ from service.errors import ApiError, Conflict, NotFound
 from service.ingest import repository as observations
 from service.messages import repository as messages
 from service.models_base import new_id
+from service.queue import page_repository as pages
 from service.queue import readings as rule_readings
 from service.queue import repository
 from service.queue.models import (
@@ -61,7 +62,7 @@ async def list_queue(
     limit: int,
     trend_points: int = TREND_POINTS,
 ) -> QueuePage:
-    rows = await repository.list_items(
+    rows = await pages.list_items(
         conn,
         principal,
         states=states,
@@ -83,7 +84,7 @@ async def get_item(
     zone: ZoneInfo,
     trend_points: int = TREND_POINTS,
 ) -> QueueRow:
-    row = await repository.get_visible(conn, principal, item_id)
+    row = await pages.get_visible(conn, principal, item_id)
     if row is None:
         raise NotFound("no such queue item")
     return (await _rows(conn, [row], now, zone, trend_points))[0]
@@ -94,7 +95,7 @@ async def latest_item(
 ) -> QueueRow | None:
     """The patient's unresolved item, else their last resolved one; None if they never
     had one (or are out of reach: the caller checks the patient first)."""
-    row = await repository.latest_of_patient(conn, principal, patient_id)
+    row = await pages.latest_of_patient(conn, principal, patient_id)
     return None if row is None else (await _rows(conn, [row], now, zone))[0]
 
 
@@ -126,7 +127,7 @@ async def opened_this_week(
 
 
 async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[ItemEventRead]:
-    if await repository.get_visible(conn, principal, item_id) is None:
+    if await pages.get_visible(conn, principal, item_id) is None:
         raise NotFound("no such queue item")
     events = await repository.events_of_item(conn, item_id)
     return [ItemEventRead.model_validate(e) for e in events]
@@ -315,7 +316,7 @@ async def _change(
 
 
 async def _visible(conn: AsyncConnection, principal: Principal, item_id: str) -> Row[Any]:
-    row = await repository.get_visible(conn, principal, item_id)
+    row = await pages.get_visible(conn, principal, item_id)
     if row is None:
         raise NotFound("no such queue item")
     return row
