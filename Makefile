@@ -13,7 +13,7 @@ LOCK_TOOL := pip-tools==7.5.2
 LOCK_VENV := .venv-lock
 LOCK_FLAGS := --quiet --generate-hashes --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links
 
-.PHONY: install run test lint typecheck openapi openapi-check bench clean chromium fault-test lock
+.PHONY: install run test lint typecheck openapi openapi-check bench bench-scale clean chromium fault-test lock
 
 $(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: install
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.console
 	$(BIN)/python -m bench.export $(BENCH_EXPORT_ARGS)
+
+# Issue 18's figures at the size of a region (20,000 patients, 2 million readings by
+# default; BENCH_SCALE_ARGS="--patients 100000 --readings 10000000" for the full size).
+bench-scale: install
+	$(BIN)/python -m bench.scale $(BENCH_SCALE_ARGS)
 
 # The fault harness (issue #17) on a PostgreSQL cluster of its own, for FAULT_SECONDS of
 # load; a 30-second run of it is part of `make test`.

@@ -7,8 +7,8 @@ plan be previewed by replaying old readings through the same code.
 
 from alerts.baseline import propose_bands
 from alerts.careplan import CarePlan, PlanStatus, Schedule
-from alerts.engine import evaluate, patient_advice
-from alerts.missing import scan_missing
+from alerts.engine import evaluate, needs_history, patient_advice
+from alerts.missing import Gap, gaps, scan_missing
 from alerts.model import Band, Direction, Finding, Judgement, LocalText, Reading, Rule, Severity
 from alerts.news2 import News2, news2_score
 from alerts.protocols import Protocol, ProtocolError, available_protocols, load_protocol
@@ -20,6 +20,7 @@ __all__ = [
     "CarePlan",
     "Direction",
     "Finding",
+    "Gap",
     "Judgement",
     "LocalText",
     "News2",
@@ -33,7 +34,9 @@ __all__ = [
     "Severity",
     "available_protocols",
     "evaluate",
+    "gaps",
     "load_protocol",
+    "needs_history",
     "news2_score",
     "not_judged_advice",
     "patient_advice",

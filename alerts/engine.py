@@ -74,6 +74,34 @@ def evaluate(
     return sorted(_drop_shadowed(merged), key=_order)
 
 
+def needs_history(plan: CarePlan, new_readings: Sequence[Reading]) -> bool:
+    """Whether ``evaluate`` could answer otherwise for these readings with the patient's
+    history than without it; when not, the service need not read the history at all.
+
+    History is evidence only for a reading outside its band (runs, and the copy received
+    earlier that makes a repeat not judged again), for NEWS2 (a set of readings), for the
+    weight-gain and SpO2-drop trends, and for a wrong clock (the copy again). A reading
+    inside its band with none of those applying gives no finding, whatever came before.
+    """
+    if not plan.active:
+        return False
+    protocol = load_protocol(plan.protocol)
+    weight = trends.weight_gain_rule(plan, protocol) is not None
+    spo2 = trends.spo2_drop_rule(plan, protocol) is not None
+    for reading in new_readings:
+        measurement = reading.measurement
+        if protocol.news2.enabled and measurement in news2.PARAMETERS:
+            return True
+        if (measurement == "body_weight" and weight) or (measurement == "spo2" and spo2):
+            return True
+        band = thresholds.band_at(plan, protocol, measurement, reading.effective_at)
+        if band is not None and band.classify(reading.value).direction is not None:
+            return True
+        if device.wrong_clock(reading, protocol) is not None:
+            return True
+    return False
+
+
 def patient_advice(protocol: Protocol, found: Sequence[Finding]) -> LocalText:
     """What to tell the patient after a measurement: the advice for the worst clinical finding.
 

@@ -7,7 +7,9 @@ and what was last seen are arguments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alerts import device
@@ -26,6 +28,20 @@ def expected_schedules(plan: CarePlan, protocol: Protocol) -> dict[str, Schedule
         else:
             merged[measurement] = schedule
     return merged
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A finding of ``scan_missing`` before its words are written: what makes it the same
+    finding as one stored before (rule, measurement or device, effective_at), and how to
+    make it. A scan of a region finds mostly gaps it stored on an earlier tick; the
+    service sets those aside by this identity and writes the words of the new ones only.
+    """
+
+    rule: Rule
+    what: str
+    effective_at: datetime
+    finding: Callable[[], Finding]
 
 
 def scan_missing(
@@ -47,22 +63,59 @@ def scan_missing(
     silence: stable across the scans of one period, for the service to deduplicate on, and
     new each period, so continued silence is raised again (daily, for a daily reading).
     """
+    return [gap.finding() for gap in gaps(plan, last_seen, device_last_seen, enrolled_at, now)]
+
+
+def gaps(
+    plan: CarePlan,
+    last_seen: Mapping[str, datetime],
+    device_last_seen: Mapping[str, datetime],
+    enrolled_at: datetime,
+    now: datetime,
+) -> list[Gap]:
+    """``scan_missing``'s findings, each as a ``Gap`` whose finding is made on demand."""
     for value, label in ((enrolled_at, "enrolled_at"), (now, "now")):
         require_aware(value, label)
     if not plan.active:
         return []
     protocol = load_protocol(plan.protocol)
-    result: list[Finding] = []
+    result: list[Gap] = []
     for measurement, schedule in sorted(expected_schedules(plan, protocol).items()):
-        missing = _missing(measurement, schedule, last_seen.get(measurement), enrolled_at, now)
-        if missing is not None:
-            result.append(missing)
+        seen = last_seen.get(measurement)
+        at = _overdue_period(schedule, seen, enrolled_at, now)
+        if at is not None:
+            make = functools.partial(_missing, measurement, schedule, seen, enrolled_at, now)
+            result.append(Gap(Rule.MISSING_READING, measurement, at, _made(make)))
     limit = plan.device_silence_hours or protocol.device_silence_hours
     for device_id, heard_at in sorted(device_last_seen.items()):
-        silent = device.silent(device_id, max(heard_at, enrolled_at), limit, now)
-        if silent is not None:
-            result.append(silent)
+        quiet_since = max(heard_at, enrolled_at)
+        if now - quiet_since > timedelta(hours=limit):
+            make = functools.partial(device.silent, device_id, quiet_since, limit, now)
+            at = quiet_since + timedelta(hours=limit)
+            result.append(Gap(Rule.DEVICE_SILENT, device_id, at, _made(make)))
     return result
+
+
+def _made(make: Callable[[], Finding | None]) -> Callable[[], Finding]:
+    def finding() -> Finding:
+        found = make()
+        assert found is not None  # the gap was found by the same arithmetic
+        return found
+
+    return finding
+
+
+def _overdue_period(
+    schedule: Schedule, seen: datetime | None, enrolled_at: datetime, now: datetime
+) -> datetime | None:
+    """The effective_at of the missing-reading finding (see ``scan_missing``), or None
+    when the reading is not overdue."""
+    since = enrolled_at if seen is None or seen < enrolled_at else seen
+    overdue_at = since + schedule.missing_after
+    if now <= overdue_at:
+        return None
+    periods = (now - overdue_at) // timedelta(hours=schedule.every_hours)
+    return overdue_at + periods * timedelta(hours=schedule.every_hours)
 
 
 def _missing(

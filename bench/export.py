@@ -341,12 +341,24 @@ async def _seed(settings: Settings, readings: int, patients: int) -> Seeded:
         await engine.dispose()
 
 
-def _people(rng: random.Random, count: int, now: dt.datetime) -> list[Person]:
+def _people(
+    rng: random.Random,
+    count: int,
+    now: dt.datetime,
+    *,
+    centres: Sequence[dict[str, Any]] = CENTRES,
+    enrolled_days_ago: tuple[int, int] = (LAST_ENROLMENT_DAYS, FIRST_ENROLMENT_DAYS),
+) -> list[Person]:
+    """``centres``: the second of two gets 40 % of the patients (as the export's cohort
+    has it); of more, each an even share."""
     people = []
     for index in range(count):
-        centre = CENTRES[1 if rng.random() < 0.4 else 0]
+        if len(centres) == 2:
+            centre = centres[1 if rng.random() < 0.4 else 0]
+        else:
+            centre = centres[index % len(centres)]
         low, high = AGE_GROUPS[(index // 8) % len(AGE_GROUPS)]
-        days_ago = rng.randint(LAST_ENROLMENT_DAYS, FIRST_ENROLMENT_DAYS)
+        days_ago = rng.randint(*enrolled_days_ago)
         enrolled_at = (now - dt.timedelta(days=days_ago)).replace(
             hour=rng.randint(7, 14), minute=rng.randint(0, 59), second=0
         )
@@ -365,12 +377,17 @@ def _people(rng: random.Random, count: int, now: dt.datetime) -> list[Person]:
     return people
 
 
-async def _enrol(engine: AsyncEngine, vault: IdentityVault, people: list[Person]) -> list[str]:
+async def _enrol(
+    engine: AsyncEngine,
+    vault: IdentityVault,
+    people: list[Person],
+    centres_made: Sequence[dict[str, Any]] = CENTRES,
+) -> list[str]:
     """Every patient through ``patients.enrol`` and ``careplans.write``, as a nurse of
     their centre: encrypted identity numbers, lookup hashes and care-plan versions are
     the service's own, not imitations."""
     async with engine.begin() as conn:
-        for centre in CENTRES:
+        for centre in centres_made:
             await centres.upsert(conn, centre)
     used: dict[dt.date, int] = {}
     ids: list[str] = []
@@ -773,7 +790,9 @@ WHERE j.severity IS NOT NULL
 """
 
 
-async def _readings(engine: AsyncEngine, readings: int, patients: int, zone: str) -> None:
+async def _readings(
+    engine: AsyncEngine, readings: int, patients: int, zone: str, *, quiet: bool = False
+) -> None:
     """Chunks of readings on one connection per CPU: the work is PostgreSQL's, one
     backend per connection."""
     chunks = [(first, min(first + CHUNK - 1, readings)) for first in range(1, readings + 1, CHUNK)]
@@ -805,6 +824,8 @@ async def _readings(engine: AsyncEngine, readings: int, patients: int, zone: str
                 await conn.commit()
                 done += last - first + 1
                 elapsed = time.monotonic() - started
+                if quiet:
+                    continue
                 print(
                     f"readings: {done:,} of {readings:,} in {elapsed:.0f} s "
                     f"({done / elapsed:,.0f} rows/s)",

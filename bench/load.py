@@ -25,7 +25,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +33,8 @@ from time import perf_counter
 from typing import Any
 
 import orjson
+
+from service import statement_counts
 
 UCUM = "http://unitsofmeasure.org"
 LOINC = "http://loinc.org"
@@ -104,14 +106,17 @@ class Readings:
     """Distinct readings, cheap to make: the shapes are drawn before the clock starts,
     so a request costs a dict copy and one ``orjson.dumps``."""
 
-    def __init__(self, patients: list[str], run_id: str) -> None:
+    def __init__(
+        self, patients: list[str], run_id: str, counter: Iterator[int] | None = None
+    ) -> None:
         rng = random.Random(20261123)
         self.shapes = [_shape(MIX[i % len(MIX)], rng) for i in range(len(MIX) * 101)]
         self.subjects = [{"reference": f"Patient/{p}"} for p in patients]
         self.system = f"urn:dho:bench:{run_id}"
         now = datetime.now(UTC).astimezone(GATEWAY_ZONE).replace(microsecond=0)
         self.base = now - timedelta(minutes=1)  # a reading from the future would be refused
-        self.counter = itertools.count()
+        # Shared by the phases' readings, so identifiers and times never repeat.
+        self.counter = counter if counter is not None else itertools.count()
 
     def observation(self, subject: int) -> dict[str, Any]:
         n = next(self.counter)
@@ -133,6 +138,7 @@ class Phase:
     # From a 2xx answer: (readings stored as new, readings answered as already stored).
     stored: Callable[[int, bytes], tuple[int, int]]
     observations_per_request: int = 1
+    patients: int = 0
 
 
 def _phase(spec: dict[str, Any], plan: dict[str, Any], readings: Readings) -> Phase:
@@ -163,7 +169,9 @@ def _phase(spec: dict[str, Any], plan: dict[str, Any], readings: Readings) -> Ph
         def single() -> bytes:
             return http(orjson.dumps(readings.observation(next(sent) % patients)))
 
-        return Phase(spec["name"], "POST", path, spec["connections"], single, _single_stored)
+        return Phase(
+            spec["name"], "POST", path, spec["connections"], single, _single_stored, 1, patients
+        )
 
     size = spec["bundle_size"]
     bundles = itertools.count()
@@ -182,7 +190,9 @@ def _phase(spec: dict[str, Any], plan: dict[str, Any], readings: Readings) -> Ph
             orjson.dumps({"resourceType": "Bundle", "type": "transaction", "entry": entries})
         )
 
-    return Phase(spec["name"], "POST", path, spec["connections"], bundle, _bundle_stored, size)
+    return Phase(
+        spec["name"], "POST", path, spec["connections"], bundle, _bundle_stored, size, patients
+    )
 
 
 def _nothing(_status: int, _body: bytes) -> tuple[int, int]:
@@ -387,21 +397,51 @@ class CpuClock:
     on a 2-core machine shared by client, server and PostgreSQL, a rate means little
     without knowing who held the cores."""
 
-    def __init__(self, server_pid: int | None) -> None:
+    def __init__(
+        self, server_pid: int | None, database: str | None = None, counts_dir: str | None = None
+    ) -> None:
         self.server_pids = _descendants(server_pid) if server_pid else []
         self.tick = os.sysconf("SC_CLK_TCK")
+        self.database = database
+        self.counts_dir = counts_dir
 
     def read(self) -> dict[str, Any]:
         busy, total = machine_jiffies()
         processes = [_process_jiffies(pid) / self.tick for pid in self.server_pids]
+        backends = {pid: j / self.tick for pid, j in _backend_jiffies(self.database).items()}
+        statements = (
+            statement_counts.read(self.counts_dir, self.server_pids) if self.counts_dir else None
+        )
         return {
             "wall": perf_counter(),
             "client": time.process_time(),
             "server": sum(processes),
             "server_processes": processes,
+            "postgres_backends": backends,
+            "statements": statements,
             "machine_busy": busy / self.tick,
             "machine_total": total / self.tick,
         }
+
+
+def _backend_jiffies(database: str | None) -> dict[int, int]:
+    """CPU time of the PostgreSQL backends serving ``database`` (their process title
+    names it): the server's pooled connections, not the other databases of a shared
+    PostgreSQL nor its background writers."""
+    if not database:
+        return {}
+    found = {}
+    marker = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres:") and marker in title:
+            found[int(entry.name)] = _process_jiffies(int(entry.name))
+    return found
 
 
 def _cpu_use(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -415,7 +455,18 @@ def _cpu_use(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     machine = (after["machine_busy"] - before["machine_busy"]) / total * cores if total else 0.0
     client = (after["client"] - before["client"]) / wall
     server = (after["server"] - before["server"]) / wall
+    backends = after["postgres_backends"]
+    postgres = sum(j - before["postgres_backends"].get(pid, 0.0) for pid, j in backends.items())
+    statements = None
+    if after["statements"] is not None and before["statements"] is not None:
+        statements = [b - a for a, b in zip(before["statements"], after["statements"], strict=True)]
     return {
+        # CPU seconds over the window, for the cost of one reading.
+        "server_seconds": round(after["server"] - before["server"], 3),
+        "postgres_seconds": round(postgres, 3),
+        "postgres_cores": round(postgres / wall, 2),
+        # Statements, transactions begun and commits the server sent over the window.
+        "statements": statements,
         "client_cores": round(client, 2),
         "server_cores": round(server, 2),
         "server_cores_per_process": [
@@ -495,6 +546,7 @@ async def _run_phase(plan: dict[str, Any], phase: Phase, cpu: CpuClock) -> dict[
     ok = sum(n for status, n in tally.statuses.items() if 200 <= status < 300)
     return {
         "name": phase.name,
+        "patients": phase.patients,
         "method": phase.method,
         "path": phase.path,
         "connections": phase.connections,
@@ -528,8 +580,18 @@ async def _run_phase(plan: dict[str, Any], phase: Phase, cpu: CpuClock) -> dict[
 
 async def run(plan: dict[str, Any]) -> dict[str, Any]:
     readings = Readings(plan["patients"], plan["run_id"])
-    cpu = CpuClock(plan.get("server_pid"))
-    phases = [_phase(spec, plan, readings) for spec in plan["phases"]]
+    cpu = CpuClock(plan.get("server_pid"), plan.get("database"), plan.get("counts_dir"))
+    # A phase may name patients of its own (the flood on a few patients).
+    phases = [
+        _phase(
+            spec,
+            plan,
+            Readings(spec["patients"], plan["run_id"], readings.counter)
+            if spec.get("patients")
+            else readings,
+        )
+        for spec in plan["phases"]
+    ]
     results = [await _run_phase(plan, phase, cpu) for phase in phases]
     return {
         "event_loop": type(asyncio.get_running_loop()).__module__,

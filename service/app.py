@@ -11,7 +11,16 @@ from zoneinfo import ZoneInfo
 import httpx
 from fastapi import FastAPI
 
-from service import capability, console, health, logs, openapi_contract, tablet, worker
+from service import (
+    capability,
+    console,
+    health,
+    logs,
+    openapi_contract,
+    statement_counts,
+    tablet,
+    worker,
+)
 from service.admission import Admission
 from service.audit.refusals import record_refusal
 from service.audit.router import router as audit_router
@@ -80,6 +89,7 @@ def create_app(settings: Settings | None = None, judge: ReadingJudge | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        statement_counts.count_statements(engine, settings.statement_counts_dir)
         read_engine = create_read_engine(settings, engine)
         queue_events = QueueNotifier(engine)
         async with httpx.AsyncClient() as http:

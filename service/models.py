@@ -6,7 +6,12 @@ from service.centres.models import Centre
 from service.contacts.models import PlannedContact
 from service.cost_models.models import CostModel
 from service.devices.models import Device
-from service.ingest.models import Observation, ObservationVersion
+from service.ingest.models import (
+    DeviceLastHeard,
+    Observation,
+    ObservationVersion,
+    ReadingLastSeen,
+)
 from service.journal.models import JournalConfig, JournalMessage
 from service.messages.models import MessageRow
 from service.models_base import metadata
@@ -29,6 +34,7 @@ __all__ = [
     "Centre",
     "CostModel",
     "Device",
+    "DeviceLastHeard",
     "ExportJob",
     "ExternalEvent",
     "Finding",
@@ -45,6 +51,7 @@ __all__ = [
     "PlannedContact",
     "QuestionnaireResponseRow",
     "QueuePolicy",
+    "ReadingLastSeen",
     "ResourceUseEvent",
     "Snooze",
     "Study",

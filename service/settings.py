@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     evaluation_min_patient_years: float = Field(default=1.0, ge=0)
 
     db_pool_size: int = 10
+    # `make bench` only: count the statements each process sends, into files of this
+    # folder (service/statement_counts.py). Unset, nothing is counted.
+    statement_counts_dir: str | None = None
     # Requests that may wait for one of the pool's 2 x db_pool_size connections, per
     # process; the next is answered 503 with Retry-After at once (service/admission.py).
     db_queue_limit: int = Field(default=20, ge=0)

@@ -82,6 +82,21 @@ def _triage_subjects_query() -> Any:
     """Built once: on the hot path, building it cost as much as running it. The newest
     plan by a correlated max on the (patient, version) index, and the unresolved item by
     the partial index's own predicate, written as literal SQL so the index applies."""
+    return _subjects_select().where(patient.c.id.in_(sa.bindparam("patient_ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_for_readings_query(role: Any, subject: str, centres: tuple[str, ...]) -> Any:
+    """The ingest hot path's one look-up of its patient: within the caller's reach (the
+    shared reach clause), with the plan and the open item triage will need. Built once
+    per caller's reach."""
+    reach = Principal(subject=subject, role=role, centres=centres)
+    return _subjects_select().where(
+        patient.c.id == sa.bindparam("patient_id"), patients_for_readings(reach, patient)
+    )
+
+
+def _subjects_select() -> Any:
     newest = (
         sa.select(sa.func.max(plan.c.version))
         .where(plan.c.patient_id == patient.c.id)
@@ -103,8 +118,16 @@ def _triage_subjects_query() -> Any:
             item,
             sa.and_(item.c.patient_id == patient.c.id, sa.text("triage_item.state != 'resolved'")),
         )
-        .where(patient.c.id.in_(sa.bindparam("patient_ids", expanding=True)))
     )
+
+
+async def subject_for_readings(
+    conn: AsyncConnection, principal: Principal, patient_id: str
+) -> Row[Any] | None:
+    """A patient the caller may report readings for, as ``triage_subjects`` answers it:
+    one round trip resolves the reading's patient and what triage needs of them."""
+    query = _subject_for_readings_query(principal.role, principal.subject, principal.centres)
+    return (await conn.execute(query, {"patient_id": patient_id})).first()
 
 
 async def triage_subjects(conn: AsyncConnection, patient_ids: Sequence[str]) -> dict[str, Row[Any]]:

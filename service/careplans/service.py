@@ -41,6 +41,24 @@ from service.ingest import repository as observations
 from service.models_base import new_id
 from service.queue import readings as rule_readings
 
+# Plans as the rules take them, per patient and plan version (a version never changes)
+# and the patient's status: the missing-reading scan parses every active patient's plan
+# every tick (0.8 s at 20,000 patients, issue 18). Bounded: the oldest entries go first.
+_PLANS: dict[tuple[str, int, str], alerts.CarePlan] = {}
+_PLANS_KEPT = 50_000
+
+
+def cached_alerts_plan(
+    patient_id: str, version: int, protocol: str, settings: Mapping[str, Any], status: str
+) -> alerts.CarePlan:
+    key = (patient_id, version, status)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _PLANS_KEPT:
+            del _PLANS[next(iter(_PLANS))]
+        plan = _PLANS[key] = to_alerts_plan(protocol, settings, status)
+    return plan
+
 
 def to_alerts_plan(protocol: str, settings: Mapping[str, Any], status: str) -> alerts.CarePlan:
     """The stored plan as the rules take it; ``status`` is the patient's."""

@@ -87,3 +87,31 @@ class ObservationVersion(SQLModel, table=True):
     last_updated: datetime = Field(sa_type=UTCDateTime)
     superseded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     superseded_by: str = Field(max_length=200)
+
+
+class ReadingLastSeen(SQLModel, table=True):
+    """The newest reading of each measurement of each patient (retracted ones left
+    out), kept at ingest: the missing-reading scan reads one row per patient and
+    measurement instead of grouping every reading ever stored (issue 18: 13 s a tick at
+    2 million readings, and growing with them)."""
+
+    __tablename__ = "reading_last_seen"
+
+    patient_id: str = Field(foreign_key="patient.id", primary_key=True, max_length=36)
+    # The stored measurement key (``Observation.measurement``), as the readings have it.
+    measurement: str = Field(primary_key=True, max_length=64)
+    centre_id: str = Field(foreign_key="centre.id", max_length=64)
+    last_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DeviceLastHeard(SQLModel, table=True):
+    """When the service last heard from each device of each patient (``received_at`` of
+    its newest observation of any kind; imported history says nothing of a device in use
+    now and is left out), kept at ingest for the silent-device scan."""
+
+    __tablename__ = "device_last_heard"
+
+    patient_id: str = Field(foreign_key="patient.id", primary_key=True, max_length=36)
+    device_id: str = Field(foreign_key="device.id", primary_key=True, max_length=36)
+    centre_id: str = Field(foreign_key="centre.id", max_length=64)
+    last_at: datetime = Field(sa_type=UTCDateTime)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from service.devices.loans import Loan
 
@@ -14,6 +15,9 @@ from service.devices.loans import Loan
 class PatientRef:
     id: str
     centre_id: str
+    # What triage needs of the patient (plan, open item), read with the patient in one
+    # round trip (``careplans.repository.subject_for_readings``); None: not read.
+    triage: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass

@@ -8,11 +8,12 @@ duplicates resolve in the database rather than in a race between two checks.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,11 +21,18 @@ from service.auth.principal import Principal
 from service.database import insert_once
 from service.db_types import UTCDateTime
 from service.devices.models import DeviceLoan
-from service.ingest.models import ENTERED_IN_ERROR, Observation
+from service.ingest.models import (
+    ENTERED_IN_ERROR,
+    DeviceLastHeard,
+    Observation,
+    ReadingLastSeen,
+)
 from service.tenancy import measurements_visible_to
 
 observation = Observation.__table__  # type: ignore[attr-defined]
 device_loan = DeviceLoan.__table__  # type: ignore[attr-defined]
+last_seen = ReadingLastSeen.__table__  # type: ignore[attr-defined]
+last_heard = DeviceLastHeard.__table__  # type: ignore[attr-defined]
 # Retracted readings are no evidence of anything: every query that counts or judges
 # readings leaves them out.
 NOT_RETRACTED = observation.c.status != ENTERED_IN_ERROR
@@ -222,41 +230,87 @@ async def triage_evidence(
     return (await conn.execute(_evidence_query(), values)).all()
 
 
+async def note_last_seen(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Keep ``reading_last_seen`` and ``device_last_heard`` up with newly stored rows:
+    a reading older than the one kept (a late one, a gateway's backlog) changes nothing.
+    One row per key, in key order: two requests for one patient lock the rows in the
+    same order, and one statement never updates a row twice."""
+    seen: dict[tuple[str, str], tuple[str, datetime]] = {}
+    heard: dict[tuple[str, str], tuple[str, datetime]] = {}
+    for row in rows:
+        if row["kind"] == "measurement" and row["status"] != ENTERED_IN_ERROR:
+            key = (row["patient_id"], row["measurement"])
+            if key not in seen or row["effective_at"] > seen[key][1]:
+                seen[key] = (row["centre_id"], row["effective_at"])
+        if row["device_id"] is not None and row.get("not_judged") != "history":
+            key = (row["patient_id"], row["device_id"])
+            if key not in heard or row["received_at"] > heard[key][1]:
+                heard[key] = (row["centre_id"], row["received_at"])
+    if seen:
+        await conn.execute(
+            _newest_upsert(conn.dialect.name, "reading_last_seen"),
+            [
+                {"patient_id": p, "measurement": m, "centre_id": c, "last_at": at}
+                for (p, m), (c, at) in sorted(seen.items())
+            ],
+        )
+    if heard:
+        await conn.execute(
+            _newest_upsert(conn.dialect.name, "device_last_heard"),
+            [
+                {"patient_id": p, "device_id": d, "centre_id": c, "last_at": at}
+                for (p, d), (c, at) in sorted(heard.items())
+            ],
+        )
+
+
+@functools.cache
+def _newest_upsert(dialect: str, table_name: str) -> Any:
+    table = last_seen if table_name == "reading_last_seen" else last_heard
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[c.name for c in table.primary_key.columns],
+        set_={"last_at": statement.excluded.last_at},
+        where=statement.excluded.last_at > table.c.last_at,
+    )
+
+
+async def recount_last_seen(conn: AsyncConnection, patient_id: str, measurement: str) -> None:
+    """After a retraction: the newest reading of the measurement that still stands (on
+    the patient's (patient, time) index), or no row when none does."""
+    newest_query = sa.select(sa.func.max(observation.c.effective_at)).where(
+        observation.c.patient_id == patient_id,
+        observation.c.measurement == measurement,
+        observation.c.kind == "measurement",
+        NOT_RETRACTED,
+    )
+    newest: datetime | None = (await conn.execute(newest_query)).scalar_one()
+    key = (last_seen.c.patient_id == patient_id, last_seen.c.measurement == measurement)
+    if newest is None:
+        await conn.execute(sa.delete(last_seen).where(*key))
+    else:
+        await conn.execute(sa.update(last_seen).where(*key).values(last_at=newest))
+
+
 async def latest_per_measurement(conn: AsyncConnection) -> Sequence[Row[Any]]:
     """(patient, measurement, newest effective_at) of every patient: the missing-reading
-    scan's input, one grouped query instead of one per patient."""
-    query = (
-        sa.select(
-            observation.c.patient_id,
-            observation.c.measurement,
-            sa.func.max(observation.c.effective_at).label("last_at"),
-        )
-        .where(observation.c.kind == "measurement", NOT_RETRACTED)
-        .group_by(observation.c.patient_id, observation.c.measurement)
-    )
+    scan's input, one row per patient and measurement (kept at ingest)."""
+    query = sa.select(last_seen.c.patient_id, last_seen.c.measurement, last_seen.c.last_at)
     return (await conn.execute(query)).all()
 
 
 async def device_last_heard(conn: AsyncConnection) -> Sequence[Row[Any]]:
     """(patient, device, last received_at) for every device that sent a reading and
     that the patient still holds: a kit handed back is not silent, it is gone. Imported
-    history was received today but says nothing about the device being in use now."""
+    history was received today but says nothing about the device being in use now
+    (``note_last_seen`` never counts it)."""
     held = sa.exists().where(
-        device_loan.c.device_id == observation.c.device_id,
-        device_loan.c.patient_id == observation.c.patient_id,
+        device_loan.c.device_id == last_heard.c.device_id,
+        device_loan.c.patient_id == last_heard.c.patient_id,
         device_loan.c.returned_at.is_(None),
     )
-    query = (
-        sa.select(
-            observation.c.patient_id,
-            observation.c.device_id,
-            sa.func.max(observation.c.received_at).label("last_at"),
-        )
-        .where(
-            observation.c.device_id.is_not(None),
-            held,
-            sa.or_(observation.c.not_judged.is_(None), observation.c.not_judged != "history"),
-        )
-        .group_by(observation.c.patient_id, observation.c.device_id)
+    query = sa.select(last_heard.c.patient_id, last_heard.c.device_id, last_heard.c.last_at).where(
+        held
     )
     return (await conn.execute(query)).all()

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.audit import service as audit
 from service.auth.principal import Principal
 from service.fhirkit.outcome import FhirError, not_found
+from service.ingest import repository as observations
 from service.ingest import retraction_repository as repository
 from service.ingest.models import ENTERED_IN_ERROR
 from service.ingest.resources import TRIAGE_COLOUR_SYSTEM, observation_to_fhir
@@ -108,6 +109,9 @@ async def retract(
         raise FhirError.one(
             409, "conflict", "the reading changed meanwhile; read it again", "Observation"
         )
+    if updated.kind == "measurement":
+        # The missing-reading scan must not count a reading that never was.
+        await observations.recount_last_seen(conn, updated.patient_id, updated.measurement)
     await judge.retracted(conn, updated._mapping, principal.subject, now)
     return Retracted(updated._mapping, changed=True)
 

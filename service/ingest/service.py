@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
+from service.careplans import repository as careplans
 from service.devices import loans as device_loans
 from service.devices import repository as devices
 from service.fhirkit.catalogue import Catalogue
@@ -32,7 +33,6 @@ from service.ingest.normalise import (
 from service.ingest.refs import DeviceRef, PatientRef, References
 from service.ingest.triage_seam import ReadingJudge, StoredReading, Verdict
 from service.models_base import new_id
-from service.patients import repository as patients
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class Stored:
 class PreparedReading:
     row: dict[str, Any]
     reading: NormalisedReading
+    # The patient's triage facts, read with the patient (PatientRef.triage).
+    triage: Any = None
 
 
 async def create_observation(
@@ -104,7 +106,7 @@ async def prepare(
     if full_url is not None and full_url in refs.observations:
         row["id"] = refs.observations[full_url]
     row["links"] = _links(resource, refs) or None
-    return PreparedReading(row, reading)
+    return PreparedReading(row, reading, patient.triage)
 
 
 async def store(
@@ -115,6 +117,7 @@ async def store(
         for row in rows:
             row["not_judged"] = "history"
     inserted = await repository.insert_new(conn, rows)
+    await repository.note_last_seen(conn, [r for r in rows if r["id"] in inserted])
     repeats = [(r["patient_id"], r["dedup_key"]) for r in rows if r["id"] not in inserted]
     existing = await repository.find_by_dedup(conn, repeats)
     stored: list[tuple[Mapping[Any, Any], bool]] = [
@@ -129,7 +132,8 @@ async def store(
     new = [
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]
-    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now)) if new else {}
+    known = {p.row["patient_id"]: p.triage for p in prepared if p.triage is not None}
+    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now, known)) if new else {}
     await _keep_why_not_judged(conn, verdicts)
     again = [row for row, created in stored if not created]
     if again:
@@ -169,7 +173,7 @@ async def _lookup_patient(
     patient_id = reference.removeprefix("Patient/")
     row = None
     if reference.startswith("Patient/") and "/" not in patient_id:
-        row = await patients.get_for_readings(conn, principal, patient_id)
+        row = await careplans.subject_for_readings(conn, principal, patient_id)
     if row is None:
         raise FhirError.one(
             422,
@@ -184,7 +188,7 @@ async def _lookup_patient(
             "the patient's follow-up has ended; readings are no longer received",
             "Observation.subject",
         )
-    return PatientRef(row.id, row.centre_id)
+    return PatientRef(row.id, row.centre_id, row)
 
 
 async def _resolve_subject(

@@ -52,9 +52,15 @@ class Verdict:
 
 class ReadingJudge(Protocol):
     async def judge(
-        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+        self,
+        conn: AsyncConnection,
+        readings: Sequence[StoredReading],
+        now: datetime,
+        subjects: Mapping[str, Any] | None = None,
     ) -> Mapping[str, Verdict]:
-        """Judge newly stored readings; answer verdicts by observation id."""
+        """Judge newly stored readings; answer verdicts by observation id. ``subjects``:
+        what ingest already read of the patients (``careplans.repository.
+        subject_for_readings``), by patient id, so the judge need not read it again."""
         ...
 
     async def verdicts(
@@ -74,7 +80,11 @@ class NoTriage:
     """Stores no findings and gives no verdicts: ingest alone."""
 
     async def judge(
-        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+        self,
+        conn: AsyncConnection,
+        readings: Sequence[StoredReading],
+        now: datetime,
+        subjects: Mapping[str, Any] | None = None,
     ) -> Mapping[str, Verdict]:
         return {}
 

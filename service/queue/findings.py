@@ -39,8 +39,12 @@ def anchor_of(found: alerts.Finding) -> str:
     if found.reading_ids:
         return found.reading_ids[0]
     assert found.effective_at is not None
-    what = found.device_id or found.measurement or "-"
-    return f"{what}@{found.effective_at.isoformat()}"
+    return gap_anchor(found.device_id or found.measurement or "-", found.effective_at)
+
+
+def gap_anchor(what: str, effective_at: datetime) -> str:
+    """The anchor of a finding about a gap in ``what`` (a device, a measurement)."""
+    return f"{what}@{effective_at.isoformat()}"
 
 
 async def record(

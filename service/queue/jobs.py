@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 import alerts
 from service.careplans import repository as careplans
-from service.careplans.service import to_alerts_plan
+from service.careplans import service as careplan_service
 from service.ingest import repository as observations
 from service.queue import findings as queue_findings
 from service.queue import readings as rule_readings
@@ -37,16 +37,36 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     raised = 0
     events: list[dict[str, Any]] = []
     patients = sorted(await careplans.active_with_plans(conn), key=lambda p: str(p.id))
+    found_of: list[tuple[Any, list[alerts.Gap]]] = []
     for patient in patients:
-        plan = to_alerts_plan(patient.protocol, patient.settings, patient.status)
+        plan = careplan_service.cached_alerts_plan(
+            patient.id, patient.plan_version, patient.protocol, patient.settings, patient.status
+        )
         since = max(patient.enrolled_at, patient.active_since or patient.enrolled_at)
-        found = alerts.scan_missing(
+        found = alerts.gaps(
             plan, last_seen.get(patient.id, {}), devices.get(patient.id, {}), since, now
         )
+        if found:
+            found_of.append((patient, found))
+    # A gap stays the same finding for a whole schedule period (a silence, until the device
+    # speaks): most of what a tick finds was stored by a tick before. Those are set aside
+    # with one look-up and their words never written; storing them again (which stores
+    # nothing) cost statements for every silent patient, every tick.
+    stored = await repository.stored_anchors(
+        conn, [_key(p.id, gap) for p, found in found_of for gap in found]
+    )
+    for patient, found in found_of:
+        new = [gap.finding() for gap in found if _key(patient.id, gap) not in stored]
+        if not new:
+            continue
         subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
-        raised += len(await queue_findings.record(conn, subject, found, now, events=events))
+        raised += len(await queue_findings.record(conn, subject, new, now, events=events))
     await repository.add_events(conn, events)
     return f"{raised} new findings"
+
+
+def _key(patient_id: str, gap: alerts.Gap) -> tuple[str, str, str]:
+    return patient_id, str(gap.rule), queue_findings.gap_anchor(gap.what, gap.effective_at)
 
 
 async def escalate_overdue(conn: AsyncConnection, now: datetime) -> str:

@@ -69,6 +69,34 @@ async def insert_findings(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     return {r.id for r in result}
 
 
+async def stored_anchors(
+    conn: AsyncConnection, keys: Sequence[tuple[str, str, str]]
+) -> set[tuple[str, str, str]]:
+    """Which of these (patient, rule, anchor) findings are stored, on their unique index.
+    On PostgreSQL one statement whatever their number (three arrays, unnested and joined);
+    on SQLite row values in chunks."""
+    if not keys:
+        return set()
+    columns = (finding.c.patient_id, finding.c.rule, finding.c.anchor)
+    if conn.dialect.name == "postgresql":
+        patients, rules, anchors = (list(part) for part in zip(*keys, strict=True))
+        rows = await conn.execute(_STORED_ANCHORS, {"p": patients, "r": rules, "a": anchors})
+        return {(r.patient_id, r.rule, r.anchor) for r in rows}
+    found: set[tuple[str, str, str]] = set()
+    for start in range(0, len(keys), 500):
+        part = list(keys[start : start + 500])
+        query = sa.select(*columns).where(sa.tuple_(*columns).in_(part))
+        found.update((r.patient_id, r.rule, r.anchor) for r in await conn.execute(query))
+    return found
+
+
+_STORED_ANCHORS = sa.text(
+    """SELECT f.patient_id, f.rule, f.anchor
+    FROM unnest(CAST(:p AS text[]), CAST(:r AS text[]), CAST(:a AS text[])) AS k(p, r, a)
+    JOIN finding AS f ON f.patient_id = k.p AND f.rule = k.r AND f.anchor = k.a"""
+)
+
+
 async def link_findings(conn: AsyncConnection, finding_ids: Iterable[str], item_id: str) -> None:
     ids = list(finding_ids)
     if ids:
@@ -228,88 +256,6 @@ async def last_event_seqs(conn: AsyncConnection, centres: Sequence[str]) -> dict
 
 async def policies(conn: AsyncConnection) -> dict[str, Row[Any]]:
     return {r.centre_id: r for r in await conn.execute(sa.select(policy))}
-
-
-def _queue_query(principal: Principal) -> Any:
-    newest_plan = (
-        sa.select(plan.c.patient_id, sa.func.max(plan.c.version).label("version"))
-        .group_by(plan.c.patient_id)
-        .subquery()
-    )
-    return (
-        sa.select(
-            item,
-            patient.c.given_name,
-            patient.c.family_name,
-            patient.c.birth_date,
-            patient.c.sex,
-            patient.c.municipality,
-            plan.c.protocol,
-        )
-        .select_from(item)
-        .join(patient, patient.c.id == item.c.patient_id)
-        .outerjoin(newest_plan, newest_plan.c.patient_id == item.c.patient_id)
-        .outerjoin(
-            plan,
-            sa.and_(
-                plan.c.patient_id == item.c.patient_id, plan.c.version == newest_plan.c.version
-            ),
-        )
-        .where(measurements_visible_to(principal, item))
-    )
-
-
-_RED_FIRST = sa.case((item.c.severity == "red", 0), else_=1)
-
-
-async def list_items(
-    conn: AsyncConnection,
-    principal: Principal,
-    *,
-    states: Sequence[str],
-    now: datetime,
-    severity: str | None,
-    claimed_by: str | None,
-    protocol: str | None,
-    limit: int,
-) -> Sequence[Row[Any]]:
-    """The queue: red before yellow, then longest waiting first. A snoozed item whose
-    time is up counts as open, even before the worker has woken it."""
-    query = _queue_query(principal)
-    wanted = [item.c.state.in_([s for s in states if s != ItemState.snoozed.value])]
-    if ItemState.open.value in states and ItemState.snoozed.value not in states:
-        wanted.append(sa.and_(item.c.state == ItemState.snoozed.value, item.c.snoozed_until <= now))
-    if ItemState.snoozed.value in states:
-        wanted.append(item.c.state == ItemState.snoozed.value)
-    query = query.where(sa.or_(*wanted))
-    if severity is not None:
-        query = query.where(item.c.severity == severity)
-    if claimed_by is not None:
-        query = query.where(item.c.claimed_by == claimed_by)
-    if protocol is not None:
-        query = query.where(plan.c.protocol == protocol)
-    query = query.order_by(_RED_FIRST, item.c.waiting_since, item.c.id).limit(limit)
-    return (await conn.execute(query)).all()
-
-
-async def get_visible(conn: AsyncConnection, principal: Principal, item_id: str) -> Row[Any] | None:
-    query = _queue_query(principal).where(item.c.id == item_id)
-    return (await conn.execute(query)).first()
-
-
-async def latest_of_patient(
-    conn: AsyncConnection, principal: Principal, patient_id: str
-) -> Row[Any] | None:
-    """The patient's unresolved item, else the one resolved last (the console shows it
-    with its history after it was closed)."""
-    unresolved_first = sa.case((UNRESOLVED, 0), else_=1)
-    query = (
-        _queue_query(principal)
-        .where(item.c.patient_id == patient_id)
-        .order_by(unresolved_first, item.c.opened_at.desc(), item.c.id)
-        .limit(1)
-    )
-    return (await conn.execute(query)).first()
 
 
 async def opened_since(

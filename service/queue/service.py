@@ -22,6 +22,7 @@ from service.ingest import repository as observations
 from service.journal import service as journal
 from service.messages import repository as messages
 from service.models_base import new_id
+from service.queue import page_repository as pages
 from service.queue import readings as rule_readings
 from service.queue import repository
 from service.queue.models import (
@@ -62,7 +63,7 @@ async def list_queue(
     limit: int,
     trend_points: int = TREND_POINTS,
 ) -> QueuePage:
-    rows = await repository.list_items(
+    rows = await pages.list_items(
         conn,
         principal,
         states=states,
@@ -84,7 +85,7 @@ async def get_item(
     zone: ZoneInfo,
     trend_points: int = TREND_POINTS,
 ) -> QueueRow:
-    row = await repository.get_visible(conn, principal, item_id)
+    row = await pages.get_visible(conn, principal, item_id)
     if row is None:
         raise NotFound("no such queue item")
     return (await _rows(conn, [row], now, zone, trend_points))[0]
@@ -95,7 +96,7 @@ async def latest_item(
 ) -> QueueRow | None:
     """The patient's unresolved item, else their last resolved one; None if they never
     had one (or are out of reach: the caller checks the patient first)."""
-    row = await repository.latest_of_patient(conn, principal, patient_id)
+    row = await pages.latest_of_patient(conn, principal, patient_id)
     return None if row is None else (await _rows(conn, [row], now, zone))[0]
 
 
@@ -127,7 +128,7 @@ async def opened_this_week(
 
 
 async def history(conn: AsyncConnection, principal: Principal, item_id: str) -> list[ItemEventRead]:
-    if await repository.get_visible(conn, principal, item_id) is None:
+    if await pages.get_visible(conn, principal, item_id) is None:
         raise NotFound("no such queue item")
     events = await repository.events_of_item(conn, item_id)
     return [ItemEventRead.model_validate(e) for e in events]
@@ -318,7 +319,7 @@ async def _change(
 
 
 async def _visible(conn: AsyncConnection, principal: Principal, item_id: str) -> Row[Any]:
-    row = await repository.get_visible(conn, principal, item_id)
+    row = await pages.get_visible(conn, principal, item_id)
     if row is None:
         raise NotFound("no such queue item")
     return row
@@ -399,14 +400,24 @@ async def _trends(
     )
     trends: dict[str, dict[str, list[TrendPoint]]] = {}
     for row in recent:  # newest first
-        for reading in rule_readings.from_row(row):
-            if reading.measurement not in wanted[row.patient_id]:
+        # The values as the rules name them (rule_readings), read straight from the row:
+        # a page of 200 reads thousands of rows for a few points each, and making each
+        # an alerts.Reading first was most of the page's time (issue 18).
+        measurements = wanted[row.patient_id]
+        for component in row.components or ():
+            value = component.get("value")
+            measurement = rule_readings.rule_key(component["measurement"])
+            if value is None or measurement not in measurements:
                 continue
-            points = trends.setdefault(row.patient_id, {}).setdefault(reading.measurement, [])
+            points = trends.setdefault(row.patient_id, {}).setdefault(measurement, [])
             if len(points) < points_wanted:
-                points.append(TrendPoint(effective_at=reading.effective_at, value=reading.value))
-    for measurements in trends.values():
-        for points in measurements.values():
+                # Stored values, typed already: built without validating each again.
+                point = TrendPoint.model_construct(
+                    effective_at=row.effective_at, value=float(value)
+                )
+                points.append(point)
+    for series in trends.values():
+        for points in series.values():
             points.reverse()
     return trends
 

@@ -19,7 +19,7 @@ import alerts
 from alerts.replay import HISTORY
 from alerts.thresholds import band_at
 from service.careplans import repository as careplans
-from service.careplans.service import to_alerts_plan
+from service.careplans import service as careplan_service
 from service.ingest import repository as observations
 from service.ingest.models import ENTERED_IN_ERROR
 from service.ingest.triage_seam import StoredReading, Verdict
@@ -38,12 +38,20 @@ _BAND_RULES = {alerts.Rule.THRESHOLD_HIGH, alerts.Rule.THRESHOLD_LOW}
 
 class Triage:
     async def judge(
-        self, conn: AsyncConnection, readings: Sequence[StoredReading], now: datetime
+        self,
+        conn: AsyncConnection,
+        readings: Sequence[StoredReading],
+        now: datetime,
+        subjects: Mapping[str, Any] | None = None,
     ) -> Mapping[str, Verdict]:
         by_patient: dict[str, list[StoredReading]] = {}
         for reading in readings:
             by_patient.setdefault(reading.patient_id, []).append(reading)
-        subjects = await careplans.triage_subjects(conn, list(by_patient))
+        known = dict(subjects or {})
+        unknown = [p for p in by_patient if p not in known]
+        if unknown:
+            known.update(await careplans.triage_subjects(conn, unknown))
+        subjects = known
         verdicts: dict[str, Verdict] = {}
         for patient_id, stored in by_patient.items():
             subject = subjects.get(patient_id)
@@ -94,7 +102,9 @@ class Triage:
 async def _judge_patient(
     conn: AsyncConnection, subject: Row[Any], stored: Sequence[StoredReading], now: datetime
 ) -> dict[str, Verdict]:
-    plan = to_alerts_plan(subject.protocol, subject.settings, subject.status)
+    plan = careplan_service.cached_alerts_plan(
+        subject.id, subject.plan_version, subject.protocol, subject.settings, subject.status
+    )
     protocol = alerts.load_protocol(plan.protocol)
     new = [
         r
@@ -105,18 +115,23 @@ async def _judge_patient(
     ]
     if not new:
         return {}
-    earliest = min(s.effective_at for s in stored)
-    latest = max(s.effective_at for s in stored)
-    window = timedelta(minutes=protocol.news2.window_minutes)
-    rows = await observations.triage_evidence(
-        conn,
-        subject.id,
-        sorted({s.measurement for s in stored}),
-        since=earliest - HISTORY,
-        around=(earliest - window, latest + window),
-        limit=HISTORY_ROWS,
-    )
-    history = [r for row in rows for r in rule_readings.from_row(row)]
+    # The back-in-range check of an open item reads the newest reading of each of its
+    # measurements, so it needs the history whatever the rules do.
+    checks_item = subject.item_id is not None and not subject.item_back_in_range
+    history: list[alerts.Reading] = []
+    if checks_item or alerts.needs_history(plan, new):
+        earliest = min(s.effective_at for s in stored)
+        latest = max(s.effective_at for s in stored)
+        window = timedelta(minutes=protocol.news2.window_minutes)
+        rows = await observations.triage_evidence(
+            conn,
+            subject.id,
+            sorted({s.measurement for s in stored}),
+            since=earliest - HISTORY,
+            around=(earliest - window, latest + window),
+            limit=HISTORY_ROWS,
+        )
+        history = [r for row in rows for r in rule_readings.from_row(row)]
     found = alerts.evaluate(plan, new, history, now)
     await queue_findings.record(
         conn,
