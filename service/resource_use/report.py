@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from service.queue.schemas import Action
-from service.resource_use import report_before_after, report_kroner
+from service.resource_use import report_before_after, report_html, report_kroner
 from service.resource_use.charts import Series, Value, bar_chart
 from service.resource_use.evaluation_schemas import Evaluation, Figures
 from service.resource_use.export import bar, count, number, plain_number, shown
@@ -230,18 +230,7 @@ def _cohort_table(
         ]
         for key, f in cohorts.items()
     ]
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    lines = "".join(
-        "<tr>"
-        + f"<td>{escape(row[0])}</td>"
-        + "".join(f'<td class="n">{escape(cell)}</td>' for cell in row[1:])
-        + "</tr>"
-        for row in rows
-    )
-    return (
-        f"<h2>{escape(word(title, lang))}</h2>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{lines}</tbody></table>"
-    )
+    return f"<h2>{escape(word(title, lang))}</h2>{report_html.table(head, rows)}"
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:

@@ -9,6 +9,7 @@ from html import escape
 
 from service.resource_use.evaluation_schemas import Figure, Figures, Rate, Readmission
 from service.resource_use.export import SMALL, number
+from service.resource_use.report_html import table
 from service.resource_use.report_text import Lang, label
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -82,17 +83,9 @@ def section(figures: Figures, lang: Lang, minimum: float) -> str:
             _readmission(found.after, lang),
         ]
     )
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td>{escape(c)}</td>" for c in row[:2])
-        + "".join(f'<td class="n">{escape(c)}</td>' for c in row[2:])
-        + "</tr>"
-        for row in rows
-    )
     return (
         f"<h2>{escape(label(WORDS, 'title', lang))}</h2>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+        f"{table(head, rows, words=2)}"
         f'<p class="note">{escape(label(WORDS, "note", lang))} '
         f"{escape(number(minimum, lang, 1))}.</p>"
     )

@@ -9,6 +9,7 @@ from html import escape
 from service.resource_use.evaluation_schemas import Evaluation, Figure, Kroner, PriceList
 from service.resource_use.export import SMALL, number, plain_number
 from service.resource_use.kroner import LINES, PRICE_OF
+from service.resource_use.report_html import table
 from service.resource_use.report_text import PROTOCOLS, Lang, label
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -116,18 +117,10 @@ def shares(evaluation: Evaluation, lang: Lang) -> str:
                 _plain_kroner(share.running_cost_kroner, fraction.small, lang),
             ]
         )
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>"
-        + f"<td>{escape(row[0])}</td>"
-        + "".join(f'<td class="n">{escape(c)}</td>' for c in row[1:])
-        + "</tr>"
-        for row in rows
-    )
     return (
         f"<h2>{escape(label(SHARE_WORDS, 'title', lang))}</h2>"
         f'<p class="note">{escape(label(SHARE_WORDS, "explain", lang))}</p>'
-        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+        f"{table(head, rows)}"
     )
 
 
@@ -185,14 +178,6 @@ def _table(title: str, kroner: Kroner, model: PriceList | None, lang: Lang, mini
         + ([""] if model else [])
         + [_with_n(total.before, lang), _with_n(total.after, lang), _kr(total.difference, lang)]
     )
-    header = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join(
-        "<tr>"
-        + f"<td>{escape(row[0])}</td>"
-        + "".join(f'<td class="n">{escape(cell)}</td>' for cell in row[1:])
-        + "</tr>"
-        for row in rows
-    )
     patients = SMALL if kroner.patients.small else number(kroner.patients.value, lang, 0)
     years = (
         f"{plain_number(kroner.before_patient_years, lang, 2)} / "
@@ -206,11 +191,7 @@ def _table(title: str, kroner: Kroner, model: PriceList | None, lang: Lang, mini
         if model.sources:
             notes.append(f"{_word('sources', lang)}: {model.sources}")
     note = "".join(f"<br>{escape(n)}" for n in notes)
-    return (
-        f"<h3>{escape(title)}</h3>"
-        f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
-        f'<p class="note">{note[4:]}</p>'
-    )
+    return f'<h3>{escape(title)}</h3>{table(head, rows)}<p class="note">{note[4:]}</p>'
 
 
 def _kr(figure: Figure, lang: Lang) -> str:

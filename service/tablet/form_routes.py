@@ -23,8 +23,8 @@ from service.ingest.context import ingest_context
 from service.questionnaires import service as responses
 from service.questionnaires.forms import Form, load_forms
 from service.tablet.deps import Page, TabletForm, TabletPage
+from service.tablet.posting import new_key, sent, sent_key, taken_at
 from service.tablet.questions import problem_of_refusal, questions, read_answers, response
-from service.tablet.reading_routes import new_key, sent, sent_key, taken_at
 from service.tablet.readings import Problem
 
 router = APIRouter(prefix="/me", include_in_schema=False)

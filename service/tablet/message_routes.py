@@ -18,7 +18,7 @@ from service.fhirkit.outcome import FhirError
 from service.messages import service as messages
 from service.models_base import utcnow
 from service.tablet.deps import Page, TabletForm, TabletPage
-from service.tablet.reading_routes import new_key, sent_key
+from service.tablet.posting import new_key, sent_key
 from service.tablet.readings import Problem
 
 router = APIRouter(prefix="/me", include_in_schema=False)

@@ -7,11 +7,6 @@ range. The answer page shows the triage verdict's advice in the patient's words.
 
 from __future__ import annotations
 
-import re
-import uuid
-from datetime import datetime
-from typing import Any
-
 import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -22,8 +17,8 @@ from service.errors import NotFound
 from service.fhirkit.outcome import FhirError
 from service.ingest import service as ingest
 from service.ingest.context import ingest_context
-from service.ingest.triage_seam import Verdict
 from service.tablet.deps import Page, TabletForm, TabletPage
+from service.tablet.posting import new_key, sent, sent_key, taken_at
 from service.tablet.readings import (
     ENTRIES,
     Entry,
@@ -34,27 +29,6 @@ from service.tablet.readings import (
 )
 
 router = APIRouter(prefix="/me", include_in_schema=False)
-
-_KEY = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-
-
-def new_key() -> str:
-    """The key a form carries from the moment it is drawn: its resends are one reading."""
-    return uuid.uuid4().hex
-
-
-def sent_key(text: str) -> str:
-    return text if _KEY.match(text) else new_key()
-
-
-def taken_at(text: str, now: datetime) -> datetime:
-    """When the patient pressed send (the tablet writes it, so a reading kept offline
-    keeps its time); the server's clock without it. Ingest refuses a time in the future."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return now
-    return moment if moment.tzinfo is not None else now
 
 
 def _entry(measurement: str) -> Entry:
@@ -116,8 +90,3 @@ async def send_reading(measurement: str, form: TabletForm) -> Response:
         expression = next(iter(error.issues[0].expression), None)
         return _form(page, entry, key, typed, [range_problem(ctx.catalogue, entry, expression)])
     return sent(page, "reading", result.verdict, {"measurement": entry.measurement})
-
-
-def sent(page: Page, what: str, verdict: Verdict | None, details: dict[str, Any]) -> Response:
-    """The answer page after a reading, a form or a message: what happens now."""
-    return page.render("sent.html", what=what, verdict=verdict, **details)

@@ -13,6 +13,7 @@ import httpx
 from service.settings import Settings
 from tests.console.helpers import hidden_fields
 from tests.factories import (
+    EnrolledPatient,
     auth,
     create_centre,
     enrol,
@@ -23,8 +24,13 @@ from tests.factories import (
 from tests.tablet.helpers import tablet, tablet_session
 
 
-def _form(html: str) -> dict[str, str]:
-    return hidden_fields(html)
+async def _answers_of(client: httpx.AsyncClient, patient: EnrolledPatient) -> list[Any]:
+    """The patient's stored answers to forms, as the patient reads them."""
+    found = await client.get(
+        "/fhir/QuestionnaireResponse", params={"patient": patient.id}, headers=patient.headers
+    )
+    entries: list[Any] = found.json()["entry"]
+    return entries
 
 
 async def test_without_a_session_the_tablet_asks_for_a_login(app: Any) -> None:
@@ -97,7 +103,7 @@ async def test_a_reading_typed_by_hand_is_checked_in_plain_words_and_stored_once
     await set_care_plan(client, patient, "hypertension")
     async with tablet(app, tablet_session(settings, patient.id)) as browser:
         page = await browser.get("/me/reading/blood_pressure")
-        form = _form(page.text)
+        form = hidden_fields(page.text)
         assert len(form["key"]) >= 8
 
         wrong = await browser.post(
@@ -136,7 +142,7 @@ async def test_a_decimal_comma_is_a_decimal(
 ) -> None:
     patient = await enrol(client, settings, await create_centre(app, settings))
     async with tablet(app, tablet_session(settings, patient.id)) as browser:
-        form = _form((await browser.get("/me/reading/body_weight")).text)
+        form = hidden_fields((await browser.get("/me/reading/body_weight")).text)
         sent = await browser.post("/me/reading/body_weight", data={**form, "body_weight": "82,4"})
         assert sent.status_code == 200, sent.text
     [stored] = await readings_of(client, patient)
@@ -167,16 +173,16 @@ async def test_the_daily_form_answered_twice_with_yes_raises_the_item_in_words(
         assert "Er du mer tungpusten enn vanlig i dag?" in page.text
         assert len(re.findall(r'<fieldset class="question', page.text)) == 5
 
-        missing = {**_form(page.text), "a.sputum-more": "no"}
+        missing = {**hidden_fields(page.text), "a.sputum-more": "no"}
         refused = await browser.post("/me/form/copd-daily", data=missing)
         assert refused.status_code == 422
         assert "Velg et svar før du går videre." in refused.text
 
-        yesterday = _daily(_form(page.text), "yes", now - timedelta(days=1))
+        yesterday = _daily(hidden_fields(page.text), "yes", now - timedelta(days=1))
         first = await browser.post("/me/form/copd-daily", data=yesterday)
         assert first.status_code == 200
         assert "Grønt" in first.text
-        today = _daily(_form((await browser.get("/me/form/copd-daily")).text), "yes", now)
+        today = _daily(hidden_fields((await browser.get("/me/form/copd-daily")).text), "yes", now)
         second = await browser.post("/me/form/copd-daily", data=today)
         assert second.status_code == 200
         assert "Gult" in second.text
@@ -184,10 +190,7 @@ async def test_the_daily_form_answered_twice_with_yes_raises_the_item_in_words(
     detail = await client.get(f"/api/queue/{item['id']}", headers=auth(centre.nurse_token))
     [finding] = detail.json()["findings"]
     assert "«Er du mer tungpusten enn vanlig i dag?» (2 dager på rad)" in finding["reason_nb"]
-    answers = await client.get(
-        "/fhir/QuestionnaireResponse", params={"patient": patient.id}, headers=patient.headers
-    )
-    assert len(answers.json()["entry"]) == 2
+    assert len(await _answers_of(client, patient)) == 2
 
 
 async def test_a_form_resent_with_its_key_is_stored_once(
@@ -195,14 +198,11 @@ async def test_a_form_resent_with_its_key_is_stored_once(
 ) -> None:
     patient = await enrol(client, settings, await create_centre(app, settings))
     async with tablet(app, tablet_session(settings, patient.id)) as browser:
-        form = _form((await browser.get("/me/form/copd-daily")).text)
+        form = hidden_fields((await browser.get("/me/form/copd-daily")).text)
         answers = _daily(form, "no", datetime.now(UTC) - timedelta(minutes=5))
         for _ in range(2):
             assert (await browser.post("/me/form/copd-daily", data=answers)).status_code == 200
-    stored = await client.get(
-        "/fhir/QuestionnaireResponse", params={"patient": patient.id}, headers=patient.headers
-    )
-    assert len(stored.json()["entry"]) == 1
+    assert len(await _answers_of(client, patient)) == 1
 
 
 async def test_the_experience_form_is_asked_at_enrolment_and_raises_nothing(
@@ -215,7 +215,7 @@ async def test_the_experience_form_is_asked_at_enrolment_and_raises_nothing(
         page = await browser.get("/me/form/experience")
         assert "Hvordan opplever du oppfølgingen?" in page.text
         answers = {
-            **_form(page.text),
+            **hidden_fields(page.text),
             "a.security": "1",
             "a.coping": "2",
             "a.ease-of-use": "5",
@@ -238,7 +238,7 @@ async def test_messages_are_written_read_and_answered(
     patient = await enrol(client, settings, centre)
     async with tablet(app, tablet_session(settings, patient.id)) as browser:
         page = await browser.get("/me/messages")
-        form = {**_form(page.text), "text": "Jeg er mer tungpusten i dag."}
+        form = {**hidden_fields(page.text), "text": "Jeg er mer tungpusten i dag."}
         empty = await browser.post("/me/messages", data={**form, "text": "  "})
         assert empty.status_code == 422
         assert "Skriv noe før du sender." in empty.text
