@@ -169,6 +169,10 @@ def _one_hidden(total: Cell, members: list[Cell], hidden_places: set[str]) -> se
     return {total.place}
 
 
+# The complementary step for other tables of the same figures (``trend``).
+one_hidden = _one_hidden
+
+
 def _mask(node: Any, name: str, place: str, hidden: set[str]) -> None:
     """Remove every hidden value at or below ``place`` (the attribute ``name`` of ``node``)."""
     value = node[name] if isinstance(node, dict) else getattr(node, name)

@@ -27,7 +27,7 @@ from service.auth.deps import (
 from service.auth.principal import Principal
 from service.deps import Db, ReadDb, State
 from service.models_base import utcnow
-from service.resource_use import evaluation, export
+from service.resource_use import evaluation, export, trend
 from service.resource_use import service as resource_use
 from service.resource_use.evaluation_schemas import Evaluation
 from service.resource_use.schemas import (
@@ -38,6 +38,7 @@ from service.resource_use.schemas import (
     ResourceUseCreate,
     ResourceUseRead,
 )
+from service.resource_use.trend_schemas import Trend
 
 router = APIRouter(prefix="/api", tags=["Resource use"])
 
@@ -174,6 +175,46 @@ async def read_evaluation(
         min_patient_years=state.settings.evaluation_min_patient_years,
     )
     # The query, with its disclosure, is in the audit record.
+    await record_evaluation(db, principal, request, centre, "operation")
+    return result
+
+
+@router.get("/evaluation/trend", responses={404: {"description": "no such centre within reach"}})
+async def read_trend(
+    request: Request,
+    principal: EvaluationReader,
+    db: Db,
+    source: ReadDb,
+    state: State,
+    centre: CentreParam,
+    first: Annotated[str, Query(alias="from", max_length=7, description="First month, YYYY-MM")],
+    last: Annotated[str, Query(alias="to", max_length=7, description="Last month, YYYY-MM")],
+    municipality: Annotated[str | None, Query(max_length=16)] = None,
+    protocol: Annotated[str | None, Query(max_length=64)] = None,
+    disclosure: Annotated[Literal["published", "exact"], Query()] = "published",
+) -> Trend:
+    """The main figures month by month (at most 36 months), for the centre, or one
+    municipality or protocol of it: each month exactly as ``/api/evaluation`` gives
+    that month alone, and the total as it gives the months together.
+
+    As published, a month's value resting on 1 to 4 patients or events is null (and
+    ``small``), and where exactly one month of a figure is hidden beside a total that
+    shows, another month is hidden too, so that no hidden month is the total minus the
+    others; ``suppressed`` lists them. ``disclosure=exact`` as for ``/api/evaluation``.
+    """
+    result = await trend.trend(
+        source,
+        principal,
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+        municipality=municipality,
+        protocol=protocol,
+        exact=disclosure == "exact",
+        min_patient_years=state.settings.evaluation_min_patient_years,
+    )
     await record_evaluation(db, principal, request, centre, "operation")
     return result
 
