@@ -26,7 +26,9 @@ from service.auth.deps import (
 )
 from service.auth.principal import Principal
 from service.deps import Db, ReadDb, State
+from service.experience import service as experience
 from service.models_base import utcnow
+from service.questionnaires.forms import load_forms
 from service.resource_use import evaluation, export, trend
 from service.resource_use import service as resource_use
 from service.resource_use.evaluation_schemas import Evaluation
@@ -237,8 +239,9 @@ async def export_evaluation(
     first: FromParam,
     last: ToParam,
 ) -> Response:
-    """The same figures as CSV for a spreadsheet, one row per figure and cohort, with
-    the small-number rule applied: this file leaves the centre."""
+    """The same figures as CSV for a spreadsheet, one row per figure and cohort, then
+    the experience form's distributions per stage (``/api/evaluation/experience``), with
+    the small-number rules applied: this file leaves the centre."""
     result = await evaluation.evaluate(
         source,
         principal,
@@ -249,10 +252,20 @@ async def export_evaluation(
         utcnow(),
         min_patient_years=state.settings.evaluation_min_patient_years,
     )
+    said = await experience.distributions(
+        source,
+        principal,
+        load_forms(state.settings.fhir_dir),
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+    )
     await record_evaluation(db, principal, request, centre, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(
-        export.csv_text(result),
+        export.csv_text(result, said),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -11,17 +11,23 @@ would give them back unless one more month is hidden. Technical items: 5, 3, 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from service.resource_use import report_command
+from service.resource_use.charts import Value
+from service.resource_use.line_chart import line_chart
+from service.resource_use.report_text import Lang
+from service.resource_use.report_trend import CHART_IDS as TREND_IDS
 from service.resource_use.trend import MAIN
 from service.settings import Settings
 from tests.factories import EnrolledPatient, auth, set_care_plan
 from tests.resource_use.month import log
 from tests.resource_use.seed import SeedCentre, backdate, enrol_in, item, local, seed_centre
+from tests.resource_use.test_report import outline
 
 MONTHS = {
     "2025-10": ("2025-10-01", "2025-10-31"),
@@ -180,3 +186,53 @@ async def test_bad_trend_requests_are_refused_clearly(
         response = await client.get("/api/evaluation/trend", params=params, headers=token)
         assert response.status_code == status, (params, response.text)
         assert text in response.text
+
+
+def test_a_hidden_month_breaks_the_line_and_draws_no_point() -> None:
+    points = [
+        ("2025-10", Value(1.0, "1.0")),
+        ("2025-11", Value(None, "<5")),
+        ("2025-12", Value(3.0, "3.0")),
+        ("2026-01", Value(4.0, "4.0")),
+    ]
+    svg = line_chart("trend-x", "A figure", "A line per month", points)
+    assert svg.count("<circle") == 3
+    assert svg.count("<polyline") == 1  # December to January; October stands alone
+    assert "&lt;5" in svg
+    assert '<title id="trend-x-title">A figure</title>' in svg
+    assert '<desc id="trend-x-desc">A line per month</desc>' in svg
+    assert 'aria-labelledby="trend-x-title trend-x-desc"' in svg
+
+
+@pytest.mark.parametrize("lang", ["nb", "en"])
+async def test_the_report_draws_a_line_per_main_figure_with_its_table(
+    quarter: Quarter, settings: Settings, lang: Lang
+) -> None:
+    html = await report_command.build(
+        settings, quarter.seed.id, date(2025, 10, 1), date(2025, 12, 31), lang
+    )
+    parsed = outline(html)
+    assert parsed.scripts == 0
+    assert set(TREND_IDS) <= set(parsed.svgs)
+    heading = "Utvikling måned for måned" if lang == "nb" else "Month by month"
+    assert heading in parsed.headings
+    for chart_id in TREND_IDS:
+        figure = html.split(f'<svg xmlns="http://www.w3.org/2000/svg" id="{chart_id}"')[1]
+        figure = figure.split("</figure>")[0]
+        assert f'<title id="{chart_id}-title">' in figure
+        assert f'<desc id="{chart_id}-desc">' in figure
+        assert "<table>" in figure, f"{chart_id}: no table beside the chart"
+    contacts = html.split('id="trend-nurse_contacts"')[1].split("</figure>")[0]
+    chart, beside = contacts.split("</svg>")
+    # October and November hidden (November small, October its complement): only
+    # December is drawn, and no line joins a hidden month.
+    assert chart.count("<circle") == 1
+    assert "<polyline" not in chart
+    description, drawn = chart.split("</desc>")
+    assert description.count("&lt;5") == 2  # read out as hidden, like the table
+    assert drawn.count("&lt;5") == 2
+    rows = [r.split("</td>") for r in beside.split("<tr>")[2:]]
+    cells = {r[0].removeprefix("<td>"): r[1].split(">")[-1] for r in rows}
+    total = "Hele perioden" if lang == "nb" else "The whole period"
+    assert cells == {"2025-10": "&lt;5", "2025-11": "&lt;5", "2025-12": "7", total: "15"}
+    assert ("Hva pasientene sier" if lang == "nb" else "What patients say") in parsed.headings
