@@ -21,6 +21,8 @@ LEFT = 56
 RIGHT = 16
 TOP = 16
 BOTTOM = 40
+# Room between the axis and the first and last month, for their labels.
+PAD = 28
 COLOUR = "#2e6da4"
 GRID = "#ddd"
 
@@ -40,10 +42,10 @@ def line_chart(
     numbers = [v.number for _, v in points if v.number is not None]
     top_value = max(max(numbers, default=0.0), 0.0) or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    step = plot_w / max(1, len(points) - 1)
+    step = (plot_w - 2 * PAD) / max(1, len(points) - 1)
 
     def x(index: int) -> float:
-        return LEFT + (index * step if len(points) > 1 else plot_w / 2)
+        return LEFT + PAD + (index * step if len(points) > 1 else plot_w / 2 - PAD)
 
     def y(number: float) -> float:
         return TOP + plot_h * (1 - max(0.0, number) / top_value)
