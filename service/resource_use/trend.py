@@ -104,7 +104,12 @@ def parse_month(text: str, name: str) -> date:
     found = MONTH.match(text)
     if found is None or not 1 <= int(found.group(2)) <= 12:
         raise ApiError(f"{name}: a month as YYYY-MM")
-    return date(int(found.group(1)), int(found.group(2)), 1)
+    year = int(found.group(1))
+    if not evaluation.EARLIEST.year <= year <= evaluation.LATEST.year:
+        raise ApiError(
+            f"{name}: a month between {evaluation.EARLIEST.year} and {evaluation.LATEST.year}"
+        )
+    return date(year, int(found.group(2)), 1)
 
 
 def months_between(first: date, last: date) -> list[tuple[date, date]]:

@@ -178,6 +178,9 @@ async def test_bad_trend_requests_are_refused_clearly(
     cases = [
         ({**base, "from": "2025-13"}, 400, "from: a month as YYYY-MM"),
         ({**base, "to": "2025-09"}, 400, "to: before from"),
+        ({**base, "from": "0000-01"}, 400, "from: a month between"),
+        ({**base, "to": "9999-12"}, 400, "to: a month between"),
+        ({**base, "from": "2025-1"}, 400, "from: a month as YYYY-MM"),
         ({**base, "from": "2020-01"}, 400, "at most 36 months"),
         ({**base, "municipality": "1804", "protocol": "copd"}, 400, "not both"),
         ({**base, "centre": "no-such-centre"}, 404, ""),
