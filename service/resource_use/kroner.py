@@ -69,9 +69,14 @@ MEASURES: dict[str, Measure] = {
 
 
 def compute(
-    rows: Sequence[Usage], prices: Mapping[str, Prices], min_patient_years: float
+    rows: Sequence[Usage],
+    prices: Mapping[str, Prices],
+    min_patient_years: float,
+    *,
+    interval: bool = True,
 ) -> Kroner | None:
-    """None when no patient of ``rows`` lives in a municipality with a model."""
+    """None when no patient of ``rows`` lives in a municipality with a model;
+    ``interval=False``: without the bootstrap interval of the difference."""
     priced = [r for r in rows if r.municipality in prices]
     if not priced:
         return None
@@ -94,7 +99,7 @@ def compute(
         sums = [sums[0] + amounts[0], sums[1] + amounts[1]]
         lines[name] = _line(amounts, counts, years)
     patients = len(priced)
-    low, high = _difference_interval(priced, own)
+    low, high = _difference_interval(priced, own) if interval else (None, None)
     return Kroner(
         patients=Figure.counted(patients),
         before_patient_years=round(years[0], 3),

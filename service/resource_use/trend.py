@@ -5,7 +5,8 @@ Each month is the evaluation of that month alone (``evaluation.evaluate``, the s
 code and the same rows as ``/api/evaluation`` for the month), and the total is the
 evaluation of the months together. No figure is computed a second way here: the main
 figures are picked from those evaluations (the nurses' contacts summed over the
-contact actions).
+contact actions). They are evaluated without the bootstrap intervals, which a line of
+monthly values does not draw and which cost the most.
 
 Small numbers. Each month starts from its own evaluation's disclosure (values resting
 on 1 to 4 patients or events hidden, and the cohorts of a month guarded against
@@ -164,6 +165,7 @@ async def trend(
             now,
             exact=True,
             min_patient_years=min_patient_years,
+            intervals_too=False,
         )
 
     columns = {f"{a.year:04d}-{a.month:02d}": await evaluate(a, b) for a, b in months}
