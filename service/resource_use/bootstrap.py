@@ -55,3 +55,32 @@ def ratio_interval(
     low = ratios[max(0, math.floor(tail * len(ratios)))]
     high = ratios[min(len(ratios) - 1, math.ceil((1 - tail) * len(ratios)) - 1)]
     return low, high
+
+
+def difference_interval(
+    before: tuple[Sequence[float], Sequence[float]],
+    after: tuple[Sequence[float], Sequence[float]],
+    weights: Sequence[Sequence[int]],
+    level: float = LEVEL,
+) -> tuple[float, float] | None:
+    """The percentile interval of after − before, each a ratio of sums (amount over
+    patient-years), recomputed on the same resampled patients; None when no resample
+    has patient-years on both sides."""
+    differences: list[float] = []
+    for counts in weights:
+        rates = []
+        for amounts, years in (before, after):
+            denominator = math.fsum(c * y for c, y in zip(counts, years, strict=True))
+            if denominator <= 0:
+                break
+            amount = math.fsum(c * a for c, a in zip(counts, amounts, strict=True))
+            rates.append(amount / denominator)
+        if len(rates) == 2:
+            differences.append(rates[1] - rates[0])
+    if not differences:
+        return None
+    differences.sort()
+    tail = (1 - level) / 2
+    low = differences[max(0, math.floor(tail * len(differences)))]
+    high = differences[min(len(differences) - 1, math.ceil((1 - tail) * len(differences)) - 1)]
+    return low, high

@@ -137,11 +137,14 @@ def _complementary(cells: list[Cell], hidden_places: set[str]) -> set[str]:
 
 def _within(cells: list[Cell], hidden_places: set[str]) -> set[str]:
     """The same within one cohort's figure whose parts add up to a total: the kroner
-    lines of a side add up to the side's total."""
+    lines of a side add up to the side's total, and a line's difference is its after
+    minus its before (shown beside one side shown, it gives the other back: hidden)."""
     by_place = {c.place: c for c in cells}
     extra: set[str] = set()
     for cell in cells:
         prefix, _, side = cell.path.rpartition(".")
+        if prefix.startswith("kroner.") and side == "difference":
+            extra |= _difference(cell, by_place, hidden_places)
         if prefix != "kroner.total":
             continue
         members = [
@@ -153,6 +156,16 @@ def _within(cells: list[Cell], hidden_places: set[str]) -> set[str]:
         ]
         extra |= _one_hidden(by_place[cell.place], members, hidden_places)
     return extra
+
+
+def _difference(cell: Cell, by_place: dict[str, Cell], hidden_places: set[str]) -> set[str]:
+    """A kroner difference shown where exactly one of its two sides is hidden."""
+    if cell.place in hidden_places or cell.value is None:
+        return set()
+    base = cell.place.rpartition(".")[0]
+    sides = [by_place.get(f"{base}.{name}") for name in ("before", "after")]
+    hidden = [s for s in sides if s is not None and s.place in hidden_places]
+    return {cell.place} if len(hidden) == 1 else set()
 
 
 def _one_hidden(total: Cell, members: list[Cell], hidden_places: set[str]) -> set[str]:
@@ -167,6 +180,10 @@ def _one_hidden(total: Cell, members: list[Cell], hidden_places: set[str]) -> se
     if shown:
         return {min(shown, key=lambda m: (abs(m.value or 0.0), m.group, m.path)).place}
     return {total.place}
+
+
+# The complementary step for other tables of the same figures (``trend``).
+one_hidden = _one_hidden
 
 
 def _mask(node: Any, name: str, place: str, hidden: set[str]) -> None:

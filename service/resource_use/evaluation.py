@@ -57,9 +57,11 @@ async def evaluate(
     *,
     exact: bool = False,
     min_patient_years: float = 1.0,
+    intervals_too: bool = True,
 ) -> Evaluation:
     """The centre's figures after the small-number rule (``disclosure``); ``exact``: as
-    computed, for the centre's own leaders checking their data (the API's opt-in)."""
+    computed, for the centre's own leaders checking their data (the API's opt-in).
+    ``intervals_too=False``: no bootstrap intervals (``figures.compute``)."""
     if first < EARLIEST or last > LATEST:
         raise ApiError(f"from and to: dates between {EARLIEST} and {LATEST}")
     if last < first:
@@ -79,8 +81,8 @@ async def evaluate(
         by_municipality[patient.municipality].add(patient.id)
         by_protocol[patient.protocol or NO_PROTOCOL].add(patient.id)
     overall, municipalities = shares.split(
-        compute(facts, period, zone, prices, min_patient_years),
-        _cohorts(facts, by_municipality, period, zone, prices, min_patient_years),
+        compute(facts, period, zone, prices, min_patient_years, intervals_too=intervals_too),
+        _cohorts(facts, by_municipality, period, zone, prices, min_patient_years, intervals_too),
         prices,
     )
     computed = Evaluation(
@@ -93,7 +95,9 @@ async def evaluate(
         generated_at=now,
         overall=overall,
         by_municipality=municipalities,
-        by_protocol=_cohorts(facts, by_protocol, period, zone, prices, min_patient_years),
+        by_protocol=_cohorts(
+            facts, by_protocol, period, zone, prices, min_patient_years, intervals_too
+        ),
         cost_models={
             m: PriceList(valid_from=v.valid_from, prices=v.prices, sources=v.sources)
             for m, v in models.items()
@@ -112,10 +116,13 @@ def _cohorts(
     zone: ZoneInfo,
     prices: Mapping[str, Prices],
     min_patient_years: float,
+    intervals_too: bool = True,
 ) -> dict[str, Figures]:
     """Figures per group, leaving out groups with nobody in follow-up in the period."""
     figures = {
-        key: compute(facts.of(ids), period, zone, prices, min_patient_years)
+        key: compute(
+            facts.of(ids), period, zone, prices, min_patient_years, intervals_too=intervals_too
+        )
         for key, ids in sorted(groups.items())
     }
     return {key: f for key, f in figures.items() if f.patients.count}

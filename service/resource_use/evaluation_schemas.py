@@ -162,6 +162,10 @@ class Kroner(BaseModel):
     total: KronerLine
     # Fewer patient-years than the evaluation's minimum on either side: too thin to read.
     too_thin: bool
+    # The 95 % bootstrap interval over patients of ``total.difference`` (whole kroner);
+    # None where it cannot be drawn or the small-number rule hides it.
+    difference_low: float | None = None
+    difference_high: float | None = None
 
 
 class Share(BaseModel):

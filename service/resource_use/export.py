@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from service.experience.schemas import ExperienceRead
 from service.resource_use.charts import Value
 from service.resource_use.evaluation_schemas import SMALL_BELOW, Evaluation, Figure
 from service.resource_use.report_text import Lang
@@ -60,10 +61,12 @@ def bar(figure: Figure, lang: Lang, digits: int = 1) -> Value:
     return Value(figure.value, shown(figure, lang, digits))
 
 
-def csv_text(evaluation: Evaluation) -> str:
+def csv_text(evaluation: Evaluation, experience: ExperienceRead | None = None) -> str:
     """One row per figure and cohort: machine-readable numbers (decimal point, no
     grouping), "<5" where the small-number rule hides a value (``disclosure``), and
-    what each value rests on. The last row states the rule."""
+    what each value rests on; then what patients say (``experience``), per question,
+    stage and answer, as the report shows it, and its own rule. The last row states the
+    evaluation's rule."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -83,8 +86,25 @@ def csv_text(evaluation: Evaluation) -> str:
         writer.writerow(("cost_model", municipality, "valid_from", model.valid_from, ""))
         for name, price in model.prices.model_dump().items():
             writer.writerow(("cost_model", municipality, f"prices.{name}", _plain(price), ""))
+    if experience is not None:
+        for row in _experience_rows(experience):
+            writer.writerow(row)
+        writer.writerow(("experience", "", "disclosure", experience.disclosure_rule, ""))
     writer.writerow(("rule", "", "disclosure", evaluation.disclosure_rule, ""))
     return out.getvalue()
+
+
+def _experience_rows(experience: ExperienceRead) -> Iterator[tuple[str, str, str, str, str]]:
+    """("experience", "stage_<months>m", "<question>.respondents" or "<question>.<value>",
+    the count or "<5", the respondents it rests on)."""
+    for question in experience.questions:
+        for stage in question.stages:
+            group = f"stage_{stage.months_after_enrolment}m"
+            respondents = SMALL if stage.respondents is None else str(stage.respondents)
+            yield ("experience", group, f"{question.link_id}.respondents", respondents, "")
+            for value, n in stage.counts.items():
+                shown = SMALL if n is None else str(n)
+                yield ("experience", group, f"{question.link_id}.{value}", shown, respondents)
 
 
 def _walk(prefix: str, node: Any) -> Iterator[tuple[str, str, str]]:

@@ -77,9 +77,12 @@ def compute(
     zone: ZoneInfo,
     prices: Mapping[str, Prices] | None = None,
     min_patient_years: float = 0.0,
+    *,
+    intervals_too: bool = True,
 ) -> Figures:
     """The cohort's figures; kroner where ``prices`` has a model for some patient's
-    municipality."""
+    municipality. ``intervals_too=False``: the same values without the bootstrap
+    intervals (the monthly trend draws values only, and the draws cost the most)."""
     patients = [p for p in facts.patients if clip(p.spans, period.start, period.end)]
     ids = {p.id for p in patients}
     facts = facts.of(ids)
@@ -103,11 +106,20 @@ def compute(
             )
             for a in CONTACT_ACTIONS
         },
-        before_after=intervals.annotate(
-            _before_after(facts.externals, patients, period, zone), rows, min_patient_years
+        before_after=_with_intervals(
+            _before_after(facts.externals, patients, period, zone),
+            rows,
+            min_patient_years,
+            intervals_too,
         ),
-        kroner=kroner.compute(rows, prices or {}, min_patient_years),
+        kroner=kroner.compute(rows, prices or {}, min_patient_years, interval=intervals_too),
     )
+
+
+def _with_intervals(
+    before_after: BeforeAfter, rows: Sequence[usage.Usage], min_patient_years: float, on: bool
+) -> BeforeAfter:
+    return intervals.annotate(before_after, rows, min_patient_years) if on else before_after
 
 
 def _days(patient: PatientFacts, period: Period, status: str) -> float:

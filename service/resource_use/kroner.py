@@ -11,9 +11,11 @@ only: the nurse's logged time and the running cost per patient-month (30 days).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
 from service.cost_models.schemas import Prices
+from service.resource_use import bootstrap
 from service.resource_use.evaluation_schemas import Figure, Kroner, KronerLine
 from service.resource_use.models import ExternalKind
 from service.resource_use.usage import PATIENT_YEAR_DAYS, Usage
@@ -67,27 +69,37 @@ MEASURES: dict[str, Measure] = {
 
 
 def compute(
-    rows: Sequence[Usage], prices: Mapping[str, Prices], min_patient_years: float
+    rows: Sequence[Usage],
+    prices: Mapping[str, Prices],
+    min_patient_years: float,
+    *,
+    interval: bool = True,
 ) -> Kroner | None:
-    """None when no patient of ``rows`` lives in a municipality with a model."""
+    """None when no patient of ``rows`` lives in a municipality with a model;
+    ``interval=False``: without the bootstrap interval of the difference."""
     priced = [r for r in rows if r.municipality in prices]
     if not priced:
         return None
+    priced.sort(key=lambda r: r.patient_id)  # a fixed order: the same bootstrap draws
     years = [sum(r.years[side] for r in priced) for side in (0, 1)]
     lines: dict[str, KronerLine] = {}
     sums = [0.0, 0.0]
+    # Each patient's kroner on each side, for the interval of the total's difference.
+    own = [[0.0, 0.0] for _ in priced]
     for name in LINES:
         measure, price = MEASURES[name], PRICE_OF[name]
         amounts, counts = [0.0, 0.0], [0, 0]
-        for row in priced:
+        for index, row in enumerate(priced):
             unit = getattr(prices[row.municipality], price)
             for side in (0, 1):
                 quantity, count = measure(row, side)
                 amounts[side] += quantity * unit
+                own[index][side] += quantity * unit
                 counts[side] += round(count)
         sums = [sums[0] + amounts[0], sums[1] + amounts[1]]
         lines[name] = _line(amounts, counts, years)
     patients = len(priced)
+    low, high = _difference_interval(priced, own) if interval else (None, None)
     return Kroner(
         patients=Figure.counted(patients),
         before_patient_years=round(years[0], 3),
@@ -95,7 +107,24 @@ def compute(
         lines=lines,
         total=_line(sums, [patients, patients], years),
         too_thin=min(years) < min_patient_years,
+        difference_low=low,
+        difference_high=high,
     )
+
+
+def _difference_interval(
+    priced: Sequence[Usage], own: Sequence[Sequence[float]]
+) -> tuple[float | None, float | None]:
+    """The 95 % bootstrap interval over patients of the total's after − before per
+    patient-year, widened to whole kroner (the difference is of rounded rates)."""
+    found = bootstrap.difference_interval(
+        ([k[0] for k in own], [r.years[0] for r in priced]),
+        ([k[1] for k in own], [r.years[1] for r in priced]),
+        bootstrap.draws(len(priced)),
+    )
+    if found is None:
+        return None, None
+    return float(math.floor(found[0])), float(math.ceil(found[1]))
 
 
 def _line(amounts: list[float], counts: list[int], years: list[float]) -> KronerLine:

@@ -12,8 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from service.experience.schemas import ExperienceRead
 from service.queue.schemas import Action
-from service.resource_use import report_before_after, report_html, report_kroner
+from service.resource_use import (
+    report_before_after,
+    report_experience,
+    report_html,
+    report_kroner,
+    report_trend,
+)
 from service.resource_use.charts import Series, Value, bar_chart
 from service.resource_use.evaluation_schemas import Evaluation, Figures
 from service.resource_use.export import bar, count, number, plain_number, shown
@@ -28,6 +35,7 @@ from service.resource_use.report_text import (
     word,
 )
 from service.resource_use.report_text import SEVERITIES as SEVERITY_WORDS
+from service.resource_use.trend_schemas import Trend
 
 RED, YELLOW, BLUE, GREY = "#c0392b", "#d4a017", "#2e6da4", "#8c8c8c"
 CHART_IDS = (
@@ -49,11 +57,20 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; break-inside: avoid; }
 figcaption { font-weight: bold; margin-bottom: 0.25rem; }
 .note { color: #555; font-size: 0.9rem; }
+.trend { display: flex; flex-wrap: wrap; gap: 1rem; align-items: flex-start; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } }
 """
 
 
-def render(evaluation: Evaluation, lang: Lang = "nb") -> str:
+def render(
+    evaluation: Evaluation,
+    lang: Lang = "nb",
+    *,
+    trend: Trend | None = None,
+    experience: ExperienceRead | None = None,
+) -> str:
+    """The report; ``trend`` (the months the period touches) adds the monthly lines,
+    ``experience`` what patients say (without it the section says there are no answers)."""
     figures = evaluation.overall
     period = f"{evaluation.period_from.isoformat()} – {evaluation.period_to.isoformat()}"
     body = [
@@ -65,11 +82,13 @@ def render(evaluation: Evaluation, lang: Lang = "nb") -> str:
         f'<p class="note">{escape(word("small", lang))}</p>',
         _summary(figures, lang),
         _charts(evaluation, lang),
+        report_trend.section(trend, lang) if trend is not None else "",
         _cohort_table("by_municipality", evaluation.by_municipality, lang, {}),
         _cohort_table("by_protocol", evaluation.by_protocol, lang, PROTOCOLS),
         report_before_after.section(figures, lang, evaluation.min_patient_years),
         report_kroner.section(evaluation, lang),
         report_kroner.shares(evaluation, lang),
+        report_experience.section(experience, lang),
         f"<h2>{escape(word('method', lang))}</h2>",
         "<ul>" + "".join(f"<li>{escape(_pick(m, lang))}</li>" for m in METHOD) + "</ul>",
         f"<h2>{escape(word('caveats', lang))}</h2>",

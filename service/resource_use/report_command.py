@@ -17,8 +17,10 @@ from service.audit import service as audit
 from service.auth.principal import Principal, Role
 from service.database import create_engine, create_read_engine, dispose, reading
 from service.errors import ApiError
+from service.experience import service as experience
 from service.models_base import utcnow
-from service.resource_use import evaluation, report
+from service.questionnaires.forms import load_forms
+from service.resource_use import evaluation, report, trend
 from service.resource_use.report_text import Lang
 from service.settings import Settings
 
@@ -33,6 +35,7 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
     engine = create_engine(settings)
     reader = create_read_engine(settings, engine)
     principal = operator(centre_id)
+    zone, now = ZoneInfo(settings.local_timezone), utcnow()
     try:
         async with reading(reader) as source:
             result = await evaluation.evaluate(
@@ -41,9 +44,30 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
                 centre_id,
                 first,
                 last,
-                ZoneInfo(settings.local_timezone),
-                utcnow(),
+                zone,
+                now,
                 min_patient_years=settings.evaluation_min_patient_years,
+            )
+            month_from, month_to = months_of(first, last)
+            monthly = await trend.trend(
+                source,
+                principal,
+                centre_id,
+                month_from,
+                month_to,
+                zone,
+                now,
+                min_patient_years=settings.evaluation_min_patient_years,
+            )
+            said = await experience.distributions(
+                source,
+                principal,
+                load_forms(settings.fhir_dir),
+                centre_id,
+                first,
+                last,
+                zone,
+                now,
             )
         async with engine.begin() as conn:
             await audit.record(
@@ -57,7 +81,14 @@ async def build(settings: Settings, centre_id: str, first: date, last: date, lan
             )
     finally:
         await dispose(reader, engine)
-    return report.render(result, lang)
+    return report.render(result, lang, trend=monthly, experience=said)
+
+
+def months_of(first: date, last: date) -> tuple[str, str]:
+    """The months the period touches, the last ``trend.MAX_MONTHS`` of them at most."""
+    final = last.year * 12 + last.month - 1
+    year, month = divmod(max(first.year * 12 + first.month - 1, final - trend.MAX_MONTHS + 1), 12)
+    return f"{year:04d}-{month + 1:02d}", f"{last.year:04d}-{last.month:02d}"
 
 
 def run(settings: Settings, centre_id: str, first: date, last: date, out: Path, lang: Lang) -> int:

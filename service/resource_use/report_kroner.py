@@ -45,6 +45,11 @@ WORDS: dict[str, tuple[str, str]] = {
         "For tynt til å lese: færre pasientår enn",
         "Too thin to read: fewer patient-years than",
     ),
+    "interval": (
+        "95 % intervall for forskjellen i sum (bootstrap over pasienter)",
+        "95 % interval of the total's difference (bootstrap over patients)",
+    ),
+    "to": ("til", "to"),
     "model": ("Kostnadsmodell gyldig fra", "Cost model valid from"),
     "sources": ("Kilder", "Sources"),
     "each_own": (
@@ -184,6 +189,10 @@ def _table(title: str, kroner: Kroner, model: PriceList | None, lang: Lang, mini
         f"{plain_number(kroner.after_patient_years, lang, 2)}"
     )
     notes = [f"{patients} {_word('priced', lang)}; {_word('years', lang)}: {years}"]
+    if not total.difference.small and None not in (kroner.difference_low, kroner.difference_high):
+        low = number(kroner.difference_low, lang, 0)
+        high = number(kroner.difference_high, lang, 0)
+        notes.append(f"{_word('interval', lang)}: {low} {_word('to', lang)} {high} kr")
     if kroner.too_thin:
         notes.append(f"{_word('thin', lang)} {number(minimum, lang, 1)}")
     if model:

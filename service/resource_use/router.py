@@ -26,8 +26,10 @@ from service.auth.deps import (
 )
 from service.auth.principal import Principal
 from service.deps import Db, ReadDb, State
+from service.experience import service as experience
 from service.models_base import utcnow
-from service.resource_use import evaluation, export
+from service.questionnaires.forms import load_forms
+from service.resource_use import evaluation, export, trend
 from service.resource_use import service as resource_use
 from service.resource_use.evaluation_schemas import Evaluation
 from service.resource_use.schemas import (
@@ -38,6 +40,7 @@ from service.resource_use.schemas import (
     ResourceUseCreate,
     ResourceUseRead,
 )
+from service.resource_use.trend_schemas import Trend
 
 router = APIRouter(prefix="/api", tags=["Resource use"])
 
@@ -178,6 +181,46 @@ async def read_evaluation(
     return result
 
 
+@router.get("/evaluation/trend", responses={404: {"description": "no such centre within reach"}})
+async def read_trend(
+    request: Request,
+    principal: EvaluationReader,
+    db: Db,
+    source: ReadDb,
+    state: State,
+    centre: CentreParam,
+    first: Annotated[str, Query(alias="from", max_length=7, description="First month, YYYY-MM")],
+    last: Annotated[str, Query(alias="to", max_length=7, description="Last month, YYYY-MM")],
+    municipality: Annotated[str | None, Query(max_length=16)] = None,
+    protocol: Annotated[str | None, Query(max_length=64)] = None,
+    disclosure: Annotated[Literal["published", "exact"], Query()] = "published",
+) -> Trend:
+    """The main figures month by month (at most 36 months), for the centre, or one
+    municipality or protocol of it: each month exactly as ``/api/evaluation`` gives
+    that month alone, and the total as it gives the months together.
+
+    As published, a month's value resting on 1 to 4 patients or events is null (and
+    ``small``), and where exactly one month of a figure is hidden beside a total that
+    shows, another month is hidden too, so that no hidden month is the total minus the
+    others; ``suppressed`` lists them. ``disclosure=exact`` as for ``/api/evaluation``.
+    """
+    result = await trend.trend(
+        source,
+        principal,
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+        municipality=municipality,
+        protocol=protocol,
+        exact=disclosure == "exact",
+        min_patient_years=state.settings.evaluation_min_patient_years,
+    )
+    await record_evaluation(db, principal, request, centre, "operation")
+    return result
+
+
 @router.get(
     "/evaluation.csv",
     response_class=Response,
@@ -196,8 +239,9 @@ async def export_evaluation(
     first: FromParam,
     last: ToParam,
 ) -> Response:
-    """The same figures as CSV for a spreadsheet, one row per figure and cohort, with
-    the small-number rule applied: this file leaves the centre."""
+    """The same figures as CSV for a spreadsheet, one row per figure and cohort, then
+    the experience form's distributions per stage (``/api/evaluation/experience``), with
+    the small-number rules applied: this file leaves the centre."""
     result = await evaluation.evaluate(
         source,
         principal,
@@ -208,10 +252,20 @@ async def export_evaluation(
         utcnow(),
         min_patient_years=state.settings.evaluation_min_patient_years,
     )
+    said = await experience.distributions(
+        source,
+        principal,
+        load_forms(state.settings.fhir_dir),
+        centre,
+        first,
+        last,
+        state.local_zone,
+        utcnow(),
+    )
     await record_evaluation(db, principal, request, centre, "export")
     name = f"evaluation-{centre}-{first.isoformat()}-{last.isoformat()}.csv"
     return Response(
-        export.csv_text(result),
+        export.csv_text(result, said),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

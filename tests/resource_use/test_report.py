@@ -13,6 +13,7 @@ import pytest
 from service import cli
 from service.resource_use import report_command
 from service.resource_use.report import CHART_IDS
+from service.resource_use.report_trend import CHART_IDS as TREND_IDS
 from service.settings import Settings
 from tests.resource_use.month import Month
 
@@ -73,7 +74,7 @@ async def test_the_report_holds_every_chart_and_its_method(
     html = await _report(settings, month)
     parsed = outline(html)
     assert parsed.lang == "nb"
-    assert sorted(parsed.svgs) == sorted(CHART_IDS)
+    assert sorted(parsed.svgs) == sorted(CHART_IDS + TREND_IDS)
     assert {"Hovedtall", "Metode", "Forbehold", "Per kommune"} <= set(parsed.headings)
     # Self-contained: no script, no link to anything outside the file.
     assert parsed.scripts == 0
@@ -130,7 +131,7 @@ async def test_dho_report_writes_the_file(
     code = await _in_thread(cli.main, [*argv, "--out", str(out), "--lang", "en"])
     assert code == 0
     written = out.read_text(encoding="utf-8")
-    assert sorted(outline(written).svgs) == sorted(CHART_IDS)
+    assert sorted(outline(written).svgs) == sorted(CHART_IDS + TREND_IDS)
     for patient in month.patients.values():
         assert patient.identity_number not in written
         assert patient.id not in written
