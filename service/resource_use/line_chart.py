@@ -10,6 +10,7 @@ beside it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from html import escape
 
@@ -23,6 +24,9 @@ TOP = 16
 BOTTOM = 40
 # Room between the axis and the first and last month, for their labels.
 PAD = 28
+# A month label ("2026-11") and a value ("118,0") need about this many pixels; where
+# the months stand closer, only every n-th gets its texts (the table beside has all).
+LABEL_ROOM = 50
 COLOUR = "#2e6da4"
 GRID = "#ddd"
 
@@ -43,6 +47,10 @@ def line_chart(
     top_value = max(max(numbers, default=0.0), 0.0) or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = (plot_w - 2 * PAD) / max(1, len(points) - 1)
+    every = max(1, math.ceil(LABEL_ROOM / step))
+
+    def labelled(index: int) -> bool:
+        return index % every == 0
 
     def x(index: int) -> float:
         return LEFT + PAD + (index * step if len(points) > 1 else plot_w / 2 - PAD)
@@ -68,10 +76,11 @@ def line_chart(
     segment: list[str] = []
     segments: list[list[str]] = [segment]
     for index, (label, value) in enumerate(points):
-        parts.append(
-            f'<text x="{x(index):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-            f"{escape(label)}</text>"
-        )
+        if labelled(index):
+            parts.append(
+                f'<text x="{x(index):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+                f"{escape(label)}</text>"
+            )
         if value.number is None:
             # The gap: the line stops, and the hidden value's text stands at the axis.
             segment = []
@@ -84,9 +93,12 @@ def line_chart(
         segment.append(f"{x(index):.1f},{y(value.number):.1f}")
         parts.append(
             f'<circle cx="{x(index):.1f}" cy="{y(value.number):.1f}" r="3" fill="{COLOUR}"/>'
-            f'<text x="{x(index):.1f}" y="{y(value.number) - 7:.1f}" text-anchor="middle">'
-            f"{escape(value.text)}</text>"
         )
+        if labelled(index):
+            parts.append(
+                f'<text x="{x(index):.1f}" y="{y(value.number) - 7:.1f}" '
+                f'text-anchor="middle">{escape(value.text)}</text>'
+            )
     for line in segments:
         if len(line) > 1:
             parts.append(

@@ -207,6 +207,15 @@ def test_a_hidden_month_breaks_the_line_and_draws_no_point() -> None:
     assert 'aria-labelledby="trend-x-title trend-x-desc"' in svg
 
 
+def test_a_year_of_months_labels_every_other_month_so_the_labels_do_not_overlap() -> None:
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    points = [(month, Value(float(i), f"{i}")) for i, month in enumerate(months)]
+    svg = line_chart("trend-y", "A figure", "A line per month", points)
+    shown = [month for month in months if f">{month}</text>" in svg]
+    assert shown == months[::2]
+    assert svg.count("<circle") == 12  # every month keeps its point
+
+
 @pytest.mark.parametrize("lang", ["nb", "en"])
 async def test_the_report_draws_a_line_per_main_figure_with_its_table(
     quarter: Quarter, settings: Settings, lang: Lang
