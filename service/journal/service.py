@@ -19,7 +19,7 @@ from service.auth.principal import Principal
 from service.centres import repository as centres
 from service.errors import ApiError, Conflict, NotFound
 from service.journal import document, repository
-from service.journal.models import JournalItems, JournalKind, JournalState
+from service.journal.models import JournalItems, JournalKind, JournalState, journals
 from service.journal.schemas import (
     ItemJournal,
     JournalConfigRead,
@@ -49,7 +49,7 @@ async def record_resolution(
     """Queue the document of a just-resolved item, if its centre journals it. Answers
     the message's id, or None."""
     settings = await repository.config_of(conn, item.centre_id)
-    if settings is None or not settings.enabled or not wanted(settings.items, item):
+    if not journals(settings, JournalKind.item_resolved) or not wanted(settings.items, item):
         return None
     found = (await queue_repository.findings_of_items(conn, [item.id])).get(item.id, [])
     reading_ids = sorted({r for f in found if f.withdrawn_at is None for r in f.reading_ids or []})
