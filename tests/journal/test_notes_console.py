@@ -30,12 +30,14 @@ async def _patient_page(
 
 
 def _journal_of(html: str) -> tuple[str, str]:
-    """The state the panel names, and its words (tags and spaces folded)."""
+    """The state the panel names, and its words as a reader gets them (tags dropped,
+    line breaks and runs of spaces as one space)."""
     found = re.search(
         r'<p class="journal" id="item-journal" data-journal-state="(\w+)">(.*?)</p>', html, re.S
     )
     assert found is not None, "no journal state on the page"
-    words = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(2))).strip()
+    text = re.sub(r"<[^>]+>", "", found.group(2).replace("<br>", "\n"))
+    words = re.sub(r"\s+", " ", text).strip()
     return found.group(1), words
 
 
