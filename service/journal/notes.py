@@ -27,7 +27,7 @@ import alerts
 from service.auth.principal import Principal, Role
 from service.journal import document, repository
 from service.journal.models import JournalKind, JournalState, journals
-from service.models_base import new_id
+from service.models_base import new_id, utcnow
 
 FOLLOW_UP_EVENTS = "https://fhir.dho.example/CodeSystem/follow-up-event"
 # Roles that are people: their notes are signed by a Practitioner.
@@ -106,6 +106,11 @@ async def record(
         now=now,
     )
     message_id = new_id()
+    # The outbox's order is the patient's order in the record: the moment the row is
+    # written, not the caller's ``now``, which may be earlier (the console's enrolment
+    # takes its ``now`` before the patient's row, then writes the first care plan with
+    # it; the demo backdates). The document keeps the caller's moments.
+    written = utcnow()
     await repository.insert(
         conn,
         {
@@ -116,11 +121,11 @@ async def record(
             "kind": note.kind.value,
             "state": JournalState.pending.value,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": written,
             "bundle_identifier": identifier,
             "document": body,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": written,
+            "updated_at": written,
         },
     )
     return message_id

@@ -27,7 +27,7 @@ from service.journal.schemas import (
     JournalMessageRead,
     JournalPage,
 )
-from service.models_base import new_id
+from service.models_base import new_id, utcnow
 from service.queue import repository as queue_repository
 
 RETRYABLE = (JournalState.failed.value, JournalState.dead.value)
@@ -72,6 +72,9 @@ async def record_resolution(
         local_time=local,
     )
     message_id = new_id()
+    # Ordered by when the row is written, as the pathway's notes are (``notes.record``):
+    # a resolve dated back (the demo's) must not overtake the patient's earlier notes.
+    written = utcnow()
     await repository.insert(
         conn,
         {
@@ -82,11 +85,11 @@ async def record_resolution(
             "kind": JournalKind.item_resolved.value,
             "state": JournalState.pending.value,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": written,
             "bundle_identifier": identifier,
             "document": body,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": written,
+            "updated_at": written,
         },
     )
     return message_id

@@ -4,17 +4,29 @@ a centre chooses which kinds its record wants."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from service import demo_work
 from service.journal import document, notes
 from service.journal import sender as journal_sender
 from service.journal.models import JournalKind
-from tests.factories import auth, create_centre, enrol, set_care_plan
+from service.queue import service as queue
+from service.queue.schemas import Outcome, ResolveRequest
+from tests.console.helpers import browser, nurse_session
+from tests.factories import (
+    auth,
+    blood_pressure,
+    create_centre,
+    enrol,
+    new_identity_number,
+    queue_of,
+    set_care_plan,
+)
 from tests.journal.harness import Receiver, fast, journal_to, messages_of, red_item_resolved
 
 ALL_KINDS = [k.value for k in JournalKind]
@@ -215,3 +227,68 @@ def test_a_note_without_a_person_is_signed_by_the_centre_and_validates() -> None
     assert "satt på pause 14.03.2026 08:10" in composition["section"][0]["text"]["div"]
     assert "Registrert av Salten 14.03.2026 08:10." in composition["section"][1]["text"]["div"]
     assert notes.status_changed("paused", "paused", "still", at) is None
+
+
+async def test_the_console_enrolment_journals_the_start_before_the_first_care_plan(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    """One transaction makes both (the form takes the protocol): the record must get the
+    start first. A second enrolment refused for its kit (already lent) leaves no note:
+    the savepoint that takes the patient back takes the note with it."""
+    centre = await create_centre(app, settings)
+    await journal_to(client, centre, fresh_receiver.url)
+    nurse = nurse_session(settings, [centre.id])
+    form = {
+        "csrf": nurse.csrf,
+        "given": "Ola",
+        "family": "Nordmann",
+        "municipality": "1804",
+        "centre": centre.id,
+        "protocol": "copd",
+        "kit": f"KIT-{centre.id}",
+    }
+    async with browser(app, nurse) as page_client:
+        enrolled = await page_client.post(
+            "/console/enrol", data={**form, "identity": new_identity_number()}
+        )
+        assert enrolled.status_code == 303, enrolled.text
+        refused = await page_client.post(
+            "/console/enrol", data={**form, "identity": new_identity_number()}
+        )
+        assert refused.status_code == 409, refused.text
+    found = await messages_of(app, centre.id)
+    assert [m.kind for m in found] == ["follow_up_started", "care_plan_changed"]
+    await _deliver(app, settings)
+    received = [r["identifier"] for r in fresh_receiver.received()]
+    assert [i for i in received if i in {m.bundle_identifier for m in found}] == [
+        m.bundle_identifier for m in found
+    ]
+
+
+async def test_a_resolve_dated_back_does_not_overtake_the_patients_earlier_notes(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    """The demo resolves its items at the moments it makes up; the outbox keeps the
+    order the rows were written in, so the start of follow-up still comes first."""
+    centre = await create_centre(app, settings)
+    await journal_to(client, centre, fresh_receiver.url)
+    patient = await enrol(client, settings, centre)
+    await set_care_plan(client, patient, "hypertension")
+    reading = blood_pressure(patient.id, 196, 101)
+    answer = await client.post("/fhir/Observation", json=reading, headers=patient.headers)
+    assert answer.status_code == 201, answer.text
+    [item] = await queue_of(client, centre)
+    request = ResolveRequest(outcome=Outcome.handled_by_centre, minutes=5)
+    dated_back = datetime.now(UTC) - timedelta(hours=2)
+    async with app.state.dho.engine.begin() as conn:
+        await queue.resolve(conn, demo_work.nurse(centre.id), item["id"], request, dated_back)
+    found = await messages_of(app, centre.id)
+    assert [m.kind for m in found] == [
+        "follow_up_started",
+        "care_plan_changed",
+        "item_resolved",
+    ]
+    # The document keeps the moment it was given.
+    composition = _resources(found[2])["Composition"]
+    assert composition["date"] == dated_back.isoformat().replace("+00:00", "Z")
+    await _deliver(app, settings)
