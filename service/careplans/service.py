@@ -158,7 +158,7 @@ async def write(
     }
     await repository.insert(conn, values)
     note = journal_notes.care_plan_changed(latest_version + 1, protocol.code, change.reason, now)
-    await journal_notes.record(conn, principal, patient.id, note, now)
+    await journal_notes.record(conn, principal, patient.centre_id, patient.id, note, now)
     row = await repository.version(conn, patient.id, latest_version + 1)
     assert row is not None
     return _read(row, patient.status, now)
@@ -238,7 +238,7 @@ async def change_status(
         raise Conflict("follow-up of this patient has ended; enrol them again instead")
     await repository.set_status(conn, patient.id, change.status, now)
     note = journal_notes.status_changed(patient.status, change.status, change.reason, now)
-    await journal_notes.record(conn, principal, patient.id, note, now)
+    await journal_notes.record(conn, principal, patient.centre_id, patient.id, note, now)
     refreshed = await _patient(conn, principal, patient_id)
     return PatientStatusRead(
         patient_id=refreshed.id, status=refreshed.status, active_since=refreshed.active_since

@@ -80,20 +80,22 @@ def care_plan_changed(version: int, protocol: str, reason: str, at: datetime) ->
 async def record(
     conn: AsyncConnection,
     principal: Principal,
+    centre_id: str,
     patient_id: str,
     note: PathwayNote | None,
     now: datetime,
 ) -> str | None:
     """Queue ``note`` for the patient's record, if their centre journals its kind.
-    Answers the message's id, or None. ``patient_id`` comes from a query that held the
-    caller's reach (the service calling this has just changed the patient)."""
+    Answers the message's id, or None. The ids come from a query that held the
+    caller's reach (the service calling this has just changed the patient); a centre
+    that journals nothing costs one query."""
     if note is None:
+        return None
+    settings = await repository.config_of(conn, centre_id)
+    if not journals(settings, note.kind):
         return None
     patient = await repository.patient_row(conn, patient_id)
     assert patient is not None  # just written or changed by the caller
-    settings = await repository.config_of(conn, patient.centre_id)
-    if not journals(settings, note.kind):
-        return None
     centre = await repository.centre_row(conn, patient.centre_id)
     assert centre is not None  # the patient's foreign key
     identifier = document.new_identifier()

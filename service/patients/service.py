@@ -94,7 +94,7 @@ async def enrol(
     )
     # The start of follow-up, for the patient's record (an outbox row, this transaction).
     note = journal_notes.follow_up_started(values["enrolled_at"])
-    await journal_notes.record(conn, principal, patient_id, note, now)
+    await journal_notes.record(conn, principal, centre_id, patient_id, note, now)
     row = await repository.get_visible(conn, principal, patient_id)
     assert row is not None
     return patient_to_fhir(row, enrolment.identity_value)
