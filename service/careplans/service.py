@@ -38,6 +38,7 @@ from service.careplans.schemas import (
 )
 from service.errors import ApiError, Conflict, NotFound
 from service.ingest import repository as observations
+from service.journal import notes as journal_notes
 from service.models_base import new_id
 from service.queue import readings as rule_readings
 
@@ -156,6 +157,8 @@ async def write(
         "changed_at": now,
     }
     await repository.insert(conn, values)
+    note = journal_notes.care_plan_changed(latest_version + 1, protocol.code, change.reason, now)
+    await journal_notes.record(conn, principal, patient.centre_id, patient.id, note, now)
     row = await repository.version(conn, patient.id, latest_version + 1)
     assert row is not None
     return _read(row, patient.status, now)
@@ -234,6 +237,8 @@ async def change_status(
     if patient.status == "ended":
         raise Conflict("follow-up of this patient has ended; enrol them again instead")
     await repository.set_status(conn, patient.id, change.status, now)
+    note = journal_notes.status_changed(patient.status, change.status, change.reason, now)
+    await journal_notes.record(conn, principal, patient.centre_id, patient.id, note, now)
     refreshed = await _patient(conn, principal, patient_id)
     return PatientStatusRead(
         patient_id=refreshed.id, status=refreshed.status, active_since=refreshed.active_since

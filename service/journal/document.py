@@ -58,6 +58,7 @@ _SECTIONS = {
     "response_summary": "3",
     "response_elaboration": "4",
     "signature": "7",
+    "note": "9",
 }
 _SEVERITY = {"red": "high", "yellow": "moderate", "green": "low"}
 _COLOUR_NB = {"red": "rød", "yellow": "gul", "green": "grønn"}
@@ -134,7 +135,7 @@ def build(
     ``patient`` and ``centre`` are rows; ``local_time`` the resolve in the centre's zone,
     as the signature shows it. The Patient carries no identity number yet
     (``with_identity`` adds it at send time)."""
-    urls = _Urls()
+    urls = Urls()
     patient_url, org_url, nurse_url = urls.new(), urls.new(), urls.new()
     standing = [f for f in findings if f.withdrawn_at is None]
     by_reading = {o.id: urls.new() for o in observations}
@@ -142,24 +143,24 @@ def build(
     composition_url = urls.new()
 
     entries: list[dict[str, Any]] = [
-        _entry(
+        bundle_entry(
             composition_url,
             _composition(item, issues, patient_url, org_url, nurse_url, resolver, local_time),
         ),
-        _entry(patient_url, _patient(patient, org_url)),
-        _entry(org_url, _organization(centre)),
-        _entry(nurse_url, _practitioner(resolver)),
+        bundle_entry(patient_url, patient_resource(patient, org_url)),
+        bundle_entry(org_url, organization_resource(centre)),
+        bundle_entry(nurse_url, practitioner_resource(resolver)),
     ]
     entries += [
-        _entry(url, _detected_issue(f, item, patient_url, nurse_url, by_reading))
+        bundle_entry(url, _detected_issue(f, item, patient_url, nurse_url, by_reading))
         for url, f in issues
     ]
-    entries += [_entry(by_reading[o.id], _observation(o, patient_url)) for o in observations]
+    entries += [bundle_entry(by_reading[o.id], _observation(o, patient_url)) for o in observations]
     return {
         "resourceType": "Bundle",
         "identifier": {"system": RFC3986, "value": bundle_identifier},
         "type": "document",
-        "timestamp": _instant(item.resolved_at),
+        "timestamp": instant(item.resolved_at),
         "entry": entries,
     }
 
@@ -199,36 +200,42 @@ def new_identifier() -> str:
     return f"urn:uuid:{uuid4()}"
 
 
-class _Urls:
+# The builders below without a leading underscore are shared with the pathway's notes
+# (``service.journal.notes``).
+
+
+class Urls:
     def new(self) -> str:
         return f"urn:uuid:{uuid4()}"
 
 
-def _entry(url: str, resource: dict[str, Any]) -> dict[str, Any]:
+def bundle_entry(url: str, resource: dict[str, Any]) -> dict[str, Any]:
     return {"fullUrl": url, "resource": resource}
 
 
-def _instant(moment: datetime) -> str:
+def instant(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _narrative(*paragraphs: str) -> dict[str, str]:
+def narrative(*paragraphs: str) -> dict[str, str]:
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
     return {"status": "generated", "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{body}</div>'}
 
 
-def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
+def codeable(system: str, code: str, display: str | None = None) -> dict[str, Any]:
     coding = {"system": system, "code": code}
     if display is not None:
         coding["display"] = display
     return {"coding": [coding]}
 
 
-def _section(key: str, title: str, text: Sequence[str], refs: Sequence[str] = ()) -> dict[str, Any]:
+def composition_section(
+    key: str, title: str, text: Sequence[str], refs: Sequence[str] = ()
+) -> dict[str, Any]:
     section: dict[str, Any] = {
         "title": title,
-        "code": _coding(SECTION_CODES, _SECTIONS[key], key),
-        "text": _narrative(*text),
+        "code": codeable(SECTION_CODES, _SECTIONS[key], key),
+        "text": narrative(*text),
     }
     if refs:
         section["entry"] = [{"reference": r} for r in refs]
@@ -250,45 +257,47 @@ def _composition(
     actions = ", ".join(_ACTION_NB.get(a, a) for a in item.actions or []) or "ingen registrert"
     minutes = "" if item.minutes is None else f" Tidsbruk: {item.minutes:g} minutter."
     sections = [
-        _section(
+        composition_section(
             "reason",
             "Årsak",
             [f"Varsel ({colour}{', teknisk' if item.technical else ''}).", *reasons],
             [url for url, _ in issues],
         ),
-        _section(
+        composition_section(
             "response_summary",
             "Tiltak",
             [f"Utfall: {outcome}.", f"Tiltak: {actions}.{minutes}"],
         ),
     ]
     if item.note:
-        sections.append(_section("response_elaboration", "Kommentar", [item.note]))
+        sections.append(composition_section("response_elaboration", "Kommentar", [item.note]))
     sections.append(
-        _section("signature", "Signatur", [f"Avsluttet av {resolver} {local_time}."], [nurse_url])
+        composition_section(
+            "signature", "Signatur", [f"Avsluttet av {resolver} {local_time}."], [nurse_url]
+        )
     )
     return {
         "resourceType": "Composition",
         "meta": {"profile": [COMPOSITION_PROFILE]},
         "status": "final",
-        "type": _coding(CLASS_CODES, "0", "Pasientoppfolging"),
-        "category": [_coding(CATEGORY_CODES, "2", "Digital hjemmeoppfølging")],
+        "type": codeable(CLASS_CODES, "0", "Pasientoppfolging"),
+        "category": [codeable(CATEGORY_CODES, "2", "Digital hjemmeoppfølging")],
         "subject": {"reference": patient_url},
-        "date": _instant(item.resolved_at),
+        "date": instant(item.resolved_at),
         "author": [{"reference": nurse_url}],
         "custodian": {"reference": org_url},
         "title": "Digital hjemmeoppfølging: varsel behandlet og lukket",
         "event": [
             {
-                "code": [_coding(EVENT_CODES, "3", "hendelse_kvittert")],
-                "period": {"start": _instant(item.opened_at), "end": _instant(item.resolved_at)},
+                "code": [codeable(EVENT_CODES, "3", "hendelse_kvittert")],
+                "period": {"start": instant(item.opened_at), "end": instant(item.resolved_at)},
             }
         ],
         "section": sections,
     }
 
 
-def _patient(patient: Any, org_url: str) -> dict[str, Any]:
+def patient_resource(patient: Any, org_url: str) -> dict[str, Any]:
     return {
         "resourceType": "Patient",
         "name": [
@@ -300,14 +309,14 @@ def _patient(patient: Any, org_url: str) -> dict[str, Any]:
     }
 
 
-def _organization(centre: Any) -> dict[str, Any]:
+def organization_resource(centre: Any) -> dict[str, Any]:
     resource: dict[str, Any] = {"resourceType": "Organization", "name": centre.name}
     if centre.org_number:
         resource["identifier"] = [{"system": ORG_NUMBER, "value": centre.org_number}]
     return resource
 
 
-def _practitioner(subject: str) -> dict[str, Any]:
+def practitioner_resource(subject: str) -> dict[str, Any]:
     return {
         "resourceType": "Practitioner",
         "identifier": [{"system": STAFF_SUBJECT, "value": subject}],
@@ -331,15 +340,15 @@ def _detected_issue(
         },
         "severity": _SEVERITY.get(finding.severity, "moderate"),
         "patient": {"reference": patient_url},
-        "identifiedDateTime": _instant(finding.effective_at),
+        "identifiedDateTime": instant(finding.effective_at),
         "detail": finding.reason_nb,
         "mitigation": [
             {
                 "action": {
-                    **_coding(OUTCOME_CODES, item.outcome or "unknown"),
+                    **codeable(OUTCOME_CODES, item.outcome or "unknown"),
                     "text": _OUTCOME_NB.get(item.outcome or "", item.outcome or "ukjent"),
                 },
-                "date": _instant(item.resolved_at),
+                "date": instant(item.resolved_at),
                 "author": {"reference": nurse_url},
             }
         ],

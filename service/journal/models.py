@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Row
 from sqlmodel import Field, SQLModel
 
 from service.db_types import JSONType, UTCDateTime
@@ -53,7 +54,19 @@ UNSENT = (
 
 
 class JournalKind(StrEnum):
+    """What a message is about; a centre chooses which kinds its record wants
+    (``JournalConfig.kinds``), in the same words."""
+
     item_resolved = "item_resolved"
+    # The pathway (issue 15): a short note each.
+    follow_up_started = "follow_up_started"
+    follow_up_paused = "follow_up_paused"
+    follow_up_resumed = "follow_up_resumed"
+    follow_up_ended = "follow_up_ended"
+    care_plan_changed = "care_plan_changed"
+
+
+ALL_KINDS = [kind.value for kind in JournalKind]
 
 
 class JournalItems(StrEnum):
@@ -99,14 +112,18 @@ class JournalMessage(SQLModel, table=True):
 
 class JournalConfig(SQLModel, table=True):
     """A centre's receiver: where its documents go, how the service proves who it is
-    (OAuth2 client credentials with ``private_key_jwt``, HelseID's way), and which items
-    are journalled. No row, or ``enabled`` false: nothing is journalled."""
+    (OAuth2 client credentials with ``private_key_jwt``, HelseID's way), and what is
+    journalled (``kinds``, and of resolved items ``items``). No row, or ``enabled``
+    false: nothing is journalled."""
 
     __tablename__ = "journal_config"
 
     centre_id: str = Field(foreign_key="centre.id", primary_key=True, max_length=64)
     enabled: bool = False
     items: str = Field(default=JournalItems.all.value, max_length=16)
+    # Which kinds of message (``JournalKind`` values) are journalled; ``items`` further
+    # narrows which resolved items are. Every kind by default.
+    kinds: list[str] = Field(default_factory=lambda: list(ALL_KINDS), sa_type=JSONType)
     # Where the document Bundle is POSTed (a FHIR endpoint, e.g. https://epj/fhir/Bundle).
     receiver_url: str = Field(max_length=500)
     # OAuth2: without a token URL the receiver is called without a token (a test
@@ -119,3 +136,8 @@ class JournalConfig(SQLModel, table=True):
     timeout_seconds: float = 10.0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_by: str | None = Field(default=None, max_length=200)
+
+
+def journals(config: Row[Any] | None, kind: JournalKind) -> TypeGuard[Row[Any]]:
+    """Whether a centre's receiver (``config``, its journal_config row) takes ``kind``."""
+    return config is not None and bool(config.enabled) and kind.value in config.kinds

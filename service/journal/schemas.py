@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from service.journal.models import JournalItems
+from service.journal.models import JournalItems, JournalKind
 
 HttpUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s]+$")]
 
@@ -54,6 +54,12 @@ class JournalConfigWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool
+    # Which kinds of note the record wants: resolved items and the pathway (start,
+    # pause, resume and end of follow-up, care-plan changes). Every kind by default.
+    kinds: list[JournalKind] = Field(
+        default_factory=lambda: list(JournalKind), min_length=1, max_length=20
+    )
+    # Of the resolved items (kind ``item_resolved``), which: all, clinical, or red only.
     items: JournalItems = JournalItems.all
     receiver_url: HttpUrl
     token_url: HttpUrl | None = None
@@ -61,6 +67,11 @@ class JournalConfigWrite(BaseModel):
     private_key_path: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     scope: Annotated[str, Field(max_length=500)] | None = None
     timeout_seconds: Annotated[float, Field(gt=0, le=120)] = 10.0
+
+    @field_validator("kinds")
+    @classmethod
+    def _each_once_in_catalogue_order(cls, kinds: list[JournalKind]) -> list[JournalKind]:
+        return [kind for kind in JournalKind if kind in kinds]
 
 
 class JournalConfigRead(JournalConfigWrite):

@@ -19,7 +19,7 @@ from service.auth.principal import Principal
 from service.centres import repository as centres
 from service.errors import ApiError, Conflict, NotFound
 from service.journal import document, repository
-from service.journal.models import JournalItems, JournalKind, JournalState
+from service.journal.models import JournalItems, JournalKind, JournalState, journals
 from service.journal.schemas import (
     ItemJournal,
     JournalConfigRead,
@@ -27,7 +27,7 @@ from service.journal.schemas import (
     JournalMessageRead,
     JournalPage,
 )
-from service.models_base import new_id
+from service.models_base import new_id, utcnow
 from service.queue import repository as queue_repository
 
 RETRYABLE = (JournalState.failed.value, JournalState.dead.value)
@@ -49,7 +49,7 @@ async def record_resolution(
     """Queue the document of a just-resolved item, if its centre journals it. Answers
     the message's id, or None."""
     settings = await repository.config_of(conn, item.centre_id)
-    if settings is None or not settings.enabled or not wanted(settings.items, item):
+    if not journals(settings, JournalKind.item_resolved) or not wanted(settings.items, item):
         return None
     found = (await queue_repository.findings_of_items(conn, [item.id])).get(item.id, [])
     reading_ids = sorted({r for f in found if f.withdrawn_at is None for r in f.reading_ids or []})
@@ -72,6 +72,9 @@ async def record_resolution(
         local_time=local,
     )
     message_id = new_id()
+    # Ordered by when the row is written, as the pathway's notes are (``notes.record``):
+    # a resolve dated back (the demo's) must not overtake the patient's earlier notes.
+    written = utcnow()
     await repository.insert(
         conn,
         {
@@ -82,11 +85,11 @@ async def record_resolution(
             "kind": JournalKind.item_resolved.value,
             "state": JournalState.pending.value,
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": written,
             "bundle_identifier": identifier,
             "document": body,
-            "created_at": now,
-            "updated_at": now,
+            "created_at": written,
+            "updated_at": written,
         },
     )
     return message_id

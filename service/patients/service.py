@@ -13,6 +13,7 @@ from service.auth.principal import Principal, Role
 from service.centres import repository as centres
 from service.fhirkit.outcome import FhirError, not_found
 from service.fhirkit.validation import validate
+from service.journal import notes as journal_notes
 from service.models_base import new_id, utcnow
 from service.patients import repository
 from service.patients.fhir_mapping import enrolment_from_fhir, patient_to_fhir
@@ -91,6 +92,9 @@ async def enrol(
             for system, value in enrolment.other_identifiers
         ],
     )
+    # The start of follow-up, for the patient's record (an outbox row, this transaction).
+    note = journal_notes.follow_up_started(values["enrolled_at"])
+    await journal_notes.record(conn, principal, centre_id, patient_id, note, now)
     row = await repository.get_visible(conn, principal, patient_id)
     assert row is not None
     return patient_to_fhir(row, enrolment.identity_value)

@@ -34,7 +34,10 @@ async def test_200_resolves_through_a_flaky_receiver_arrive_once_each_in_order(
     if database.kind != "postgres":
         pytest.skip("several workers claiming with SKIP LOCKED: the PostgreSQL leg")
     centre = await create_centre(app, settings)
-    await journal_to(client, centre, fresh_receiver.url, timeout_seconds=1.0)
+    # Resolved items only: the pathway's notes (enrolment, care plan) are test_notes'.
+    await journal_to(
+        client, centre, fresh_receiver.url, timeout_seconds=1.0, kinds=["item_resolved"]
+    )
     patients = [await enrol(client, settings, centre) for _ in range(PATIENTS)]
     for patient in patients:
         await set_care_plan(client, patient, "heart_failure")
