@@ -172,7 +172,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
     await set_care_plan(client, journalled, "heart_failure")
     await red_item_resolved(client, journalled)
     outbox = await client.get("/api/journal", params={"centre": b.id}, headers=b_admin)
-    [waiting] = outbox.json()["items"]
+    [waiting] = [m for m in outbox.json()["items"] if m["item_id"] is not None]
     assert waiting["state"] == "pending", waiting
     made_up = Target(
         patient=str(uuid4()),

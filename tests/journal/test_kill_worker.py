@@ -87,7 +87,7 @@ async def test_kill_9_mid_send_then_a_new_worker_sends_each_document_once_in_ord
                 for patient in patients:
                     await red_item_resolved(client, patient)
             made = await messages_of(app, centre.id)
-            assert len(made) == PATIENTS * ROUNDS
+            assert len([m for m in made if m.item_id is not None]) == PATIENTS * ROUNDS
 
             fresh_receiver.mode("hang", hang_seconds=HANG_SECONDS)
             posts = fresh_receiver.stats()["posts"]
