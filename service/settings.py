@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     journal_backoff_max_seconds: float = Field(default=3600.0, gt=0)
     journal_poll_seconds: float = Field(default=2.0, gt=0)
     journal_concurrency: int = Field(default=4, ge=1, le=64)
+    # How long a worker's claim on a message holds: past it, another worker takes the
+    # message over (its holder is taken for dead). Longer than any send may take (a
+    # receiver's timeout is at most 120 s, for the token and for the POST).
+    journal_lease_seconds: float = Field(default=300.0, gt=0)
 
     # The nurse console (service/console). Its session cookie is encrypted and signed
     # with this key (base64, 32 bytes), so any API process can read any session;

@@ -57,6 +57,7 @@ class Target:
     loan: str = ""
     response: str = ""  # B's patient's answer to a form
     message: str = ""  # B's patient's message to their centre
+    journal: str = ""  # a message of B's journal, waiting in the outbox
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class World:
     other_serial: str = ""
     other_response: str = ""
     other_message: str = ""
+    b_journal: str = ""  # B's journal message and the receiver B journals to
+    b_receiver: str = ""
 
     @property
     def target(self) -> Target:
@@ -88,12 +91,25 @@ class World:
             self.other_loan,
             self.other_response,
             self.other_message,
+            self.b_journal,
         )
 
     def secrets(self) -> list[str]:
         """What no hostile answer may contain (outside a searchset's echo of its URL)."""
         t = self.target
-        kit = [s for s in (t.device, t.loan, self.other_serial, t.response, t.message) if s]
+        kit = [
+            s
+            for s in (
+                t.device,
+                t.loan,
+                self.other_serial,
+                t.response,
+                t.message,
+                t.journal,
+                self.b_receiver,
+            )
+            if s
+        ]
         return [t.patient, t.identity_number, t.observation, t.item, t.centre, *kit]
 
     def token(

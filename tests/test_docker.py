@@ -27,7 +27,7 @@ COMPOSE_FILE = REPO_ROOT / "docker" / "compose.yaml"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 
 APP_SERVICES = ("migrate", "api", "worker")
-LONG_RUNNING = ("db", "api", "worker", "db-replica")
+LONG_RUNNING = ("db", "api", "worker", "db-replica", "journal-receiver")
 SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL", re.IGNORECASE)
 # `${VAR:?message}`: compose refuses to start when VAR is unset or empty.
 REQUIRED_VARIABLE = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:\?[^}]*\}")
@@ -157,11 +157,50 @@ def uses_our_image(service: dict[str, Any]) -> bool:
 
 
 def test_services_are_the_expected_ones(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == {"db", "migrate", "api", "worker", "db-replica"}
+    assert set(services) == {"db", "migrate", "api", "worker", "db-replica", "journal-receiver"}
     assert services["db-replica"]["profiles"] == ["replica"], "the replica is optional"
+    assert services["journal-receiver"]["profiles"] == ["journal"], "the receiver is optional"
     for name in APP_SERVICES:
         assert uses_our_image(services[name]), f"{name} must run the image built from docker/"
         assert services[name]["build"]["context"] == "..", "the build context is the repo root"
+
+
+def test_the_journal_receiver_runs_the_tests_receiver_in_our_image(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The stand-in record runs tests/journal/receiver.py, mounted read-only, with the
+    image's Python: only what the image installs may be imported there, no DHO setting
+    (nor secret) reaches it, and its healthcheck asks its own port."""
+    receiver = services["journal-receiver"]
+    assert uses_our_image(receiver)
+    assert receiver["entrypoint"] == ["python", "-m", "uvicorn"]
+    command = command_of(receiver)
+    module, _, attribute = command[0].partition(":")
+    app_dir = command[command.index("--app-dir") + 1]
+    port = command[command.index("--port") + 1]
+    [mount] = [v for v in receiver["volumes"] if v.split(":")[1].startswith(app_dir)]
+    source, target, mode = mount.split(":")
+    assert (target, mode) == (f"{app_dir}/{module}.py", "ro")
+    path = (COMPOSE_FILE.parent / source).resolve()
+    assert path == REPO_ROOT / "tests" / "journal" / "receiver.py"
+    code = path.read_text()
+    assert f"\n{attribute} = " in code or f"\nasync def {attribute}(" in code
+    assert not [v for v in receiver["environment"] if v.startswith("DHO_")]
+    assert f"http://127.0.0.1:{port}/_stats" in healthcheck_python(receiver["healthcheck"]["test"])
+    assert any(str(p).endswith(f":{port}") for p in receiver["ports"])
+    locked = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (REPO_ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    }
+    imported = set(re.findall(r"^(?:from|import) ([a-z_]+)", code, re.MULTILINE))
+    distributions = {"fhir": "fhir-resources"}
+    outside = {
+        name
+        for name in imported - set(sys.stdlib_module_names) - {"__future__"}
+        if distributions.get(name, name) not in locked
+    }
+    assert not outside, f"the image does not install {sorted(outside)}"
 
 
 def test_database_is_postgres_16(services: dict[str, dict[str, Any]]) -> None:

@@ -55,6 +55,10 @@ from tests.hostile_cases import (
     form_answer,
     note_to,
 )
+from tests.hostile_journal_cases import JOURNAL
+from tests.journal.harness import red_item_resolved
+
+TABLE = [*CASES, *JOURNAL]
 
 # Rows a refused request may add: the audit trail records refusals too.
 _NOT_SNAPSHOTTED = {"audit_event", "job_run", "alembic_version"}
@@ -83,7 +87,7 @@ def _database(settings: Settings) -> str:
 
 def _params() -> list[Any]:
     params = []
-    for case in CASES:
+    for case in TABLE:
         marks = []
         if case.bug is not None and case.bug.databases == BOTH:
             marks.append(
@@ -155,6 +159,21 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
     assert answer.status_code == 201, answer.text
     note = await client.post("/fhir/Communication", json=note_to(other.id), headers=other.headers)
     assert note.status_code == 201, note.text
+    # B journals to a record of its own, and a resolved item's document waits for it
+    # (no worker runs here): a patient of B's whose red item the nurse resolved.
+    record = f"https://record-{uuid4().hex[:12]}.invalid/fhir/Bundle"
+    b_admin = auth(b.admin_token)
+    config = {"enabled": True, "receiver_url": record}
+    configured = await client.put(
+        f"/api/centres/{b.id}/journal-config", json=config, headers=b_admin
+    )
+    assert configured.status_code == 200, configured.text
+    journalled = await enrol(client, settings, b)
+    await set_care_plan(client, journalled, "heart_failure")
+    await red_item_resolved(client, journalled)
+    outbox = await client.get("/api/journal", params={"centre": b.id}, headers=b_admin)
+    [waiting] = [m for m in outbox.json()["items"] if m["item_id"] is not None]
+    assert waiting["state"] == "pending", waiting
     made_up = Target(
         patient=str(uuid4()),
         identity_number=new_identity_number(),
@@ -165,6 +184,7 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         loan=str(uuid4()),
         response=str(uuid4()),
         message=str(uuid4()),
+        journal=str(uuid4()),
     )
     return World(
         settings,
@@ -181,6 +201,8 @@ async def build_world(client: httpx.AsyncClient, app: Any, settings: Settings) -
         serial,
         answer.json()["id"],
         note.json()["id"],
+        waiting["id"],
+        record,
     )
 
 
@@ -270,11 +292,31 @@ async def snapshot(client: httpx.AsyncClient, app: Any, world: World) -> dict[st
         ),
         "B's centre": await _owner_json(client, f"/api/centres/{world.b.id}", nurse),
         "B's kit": await _owner_json(client, f"/api/device-loans?patient_id={other.id}", nurse),
+        "B's journal": await _journal_of(client, world.b.id, world.b.admin_token),
+        "B's journal receiver": await _owner_json(
+            client, f"/api/centres/{world.b.id}/journal-config", world.b.admin_token
+        ),
+        "A's journal receiver": await _status_and_body(
+            client, f"/api/centres/{world.a.id}/journal-config", world.a.admin_token
+        ),
         "rows": counts["others"],
         "my readings": [r["id"] for r in await readings_of(client, world.me)],
         "rows about me": counts["me"],
     }
     return state
+
+
+async def _journal_of(client: httpx.AsyncClient, centre: str, token: str) -> list[Any]:
+    """The centre's outbox as its admin sees it: each message's state and schedule."""
+    page = await _owner_json(client, f"/api/journal?centre={centre}&limit=500", token)
+    keys = ("id", "state", "attempts", "next_attempt_at", "last_error", "updated_at")
+    return [{k: m[k] for k in keys} for m in page["items"]]
+
+
+async def _status_and_body(client: httpx.AsyncClient, url: str, token: str) -> Any:
+    """What the owner reads where a 404 (nothing set) is as telling as a 200."""
+    response = await client.get(url, headers=auth(token))
+    return response.status_code, response.json()
 
 
 def assert_unchanged(
@@ -379,9 +421,9 @@ async def test_a_hostile_request_gets_its_status_and_leaks_and_changes_nothing(
 
 
 def test_the_table_is_large_and_its_ids_unique() -> None:
-    assert len(CASES) >= 40
-    assert len({case.id for case in CASES}) == len(CASES)
-    for case in CASES:
+    assert len(TABLE) >= 40
+    assert len({case.id for case in TABLE}) == len(TABLE)
+    for case in TABLE:
         if case.bug is not None:
             assert case.bug.reason.startswith("BUG: "), case.id
 

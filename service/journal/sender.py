@@ -13,11 +13,11 @@ outside any transaction, and records what happened:
   connection refused or dropped, the token endpoint away): ``failed``, tried again after
   an exponential backoff with jitter; ``dead`` after ``DHO_JOURNAL_MAX_ATTEMPTS``.
 
-A worker that dies mid-send leaves the message ``sending``; its lease (``LEASE``) ends
-and another worker sends it again. The receiver may then see it twice: the
-``Bundle.identifier`` is the same, and a receiver that honours it (VKP does) stores it
-once. That is the whole of "never lost, never doubled": at-least-once delivery with an
-idempotency key.
+A worker that dies mid-send leaves the message ``sending``; its lease
+(``DHO_JOURNAL_LEASE_SECONDS``) ends and another worker sends it again. The receiver
+may then see it twice: the ``Bundle.identifier`` is the same, and a receiver that
+honours it (VKP does) stores it once. That is the whole of "never lost, never
+doubled": at-least-once delivery with an idempotency key.
 """
 
 from __future__ import annotations
@@ -54,9 +54,6 @@ with warnings.catch_warnings():
 
 log = logging.getLogger("dho.journal")
 
-# How long a claim holds: longer than any send may take (a receiver's timeout is at
-# most 120 s, the token and the POST each), so a live worker never loses its message.
-LEASE = timedelta(seconds=300)
 PERMANENT = frozenset({400, 404, 405, 409, 410, 413, 415, 422})
 FHIR_JSON = "application/fhir+json"
 
@@ -140,8 +137,9 @@ class Sender:
     async def step(self) -> bool:
         """One message: claim, send, record. False when nothing was due."""
         now = utcnow()
+        lease = timedelta(seconds=self.settings.journal_lease_seconds)
         async with self.engine.begin() as conn:
-            claimed = await repository.claim(conn, now, now + LEASE)
+            claimed = await repository.claim(conn, now, now + lease)
             if claimed is None:
                 return False
             cfg = await repository.config_of(conn, claimed.centre_id)
