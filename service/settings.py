@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     # message over (its holder is taken for dead). Longer than any send may take (a
     # receiver's timeout is at most 120 s, for the token and for the POST).
     journal_lease_seconds: float = Field(default=300.0, gt=0)
+    # The folder of the HelseID clients' private keys (a mounted secret); a centre's
+    # `private_key_path` must name a file in it (service/journal/keys.py). Unset:
+    # <var_dir>/journal-keys.
+    journal_key_dir: Path | None = None
 
     # The nurse console (service/console). Its session cookie is encrypted and signed
     # with this key (base64, 32 bytes), so any API process can read any session;

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.audit import service as audit
 from service.auth.deps import OrganizationManager
 from service.auth.principal import Principal
-from service.deps import Db
+from service.deps import Db, State
 from service.journal import service as journal
 from service.journal.schemas import (
     JournalConfigRead,
@@ -94,11 +94,15 @@ async def read_config(centre_id: str, principal: OrganizationManager, db: Db) ->
 
 @config_router.put("")
 async def write_config(
-    centre_id: str, body: JournalConfigWrite, principal: OrganizationManager, db: Db
+    centre_id: str,
+    body: JournalConfigWrite,
+    principal: OrganizationManager,
+    db: Db,
+    state: State,
 ) -> JournalConfigRead:
     """Set the centre's receiver. Items resolved from now on are journalled by it;
     messages already waiting are sent to the receiver set when they are sent."""
-    written = await journal.write_config(db, principal, centre_id, body, utcnow())
+    written = await journal.write_config(db, principal, centre_id, body, utcnow(), state.settings)
     await audit.record(
         db,
         principal,

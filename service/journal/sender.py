@@ -30,7 +30,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -38,7 +37,7 @@ import orjson
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.journal import document, repository
+from service.journal import document, keys, repository
 from service.journal.models import JournalState
 from service.models_base import utcnow
 from service.patients.identity_vault import IdentityVault
@@ -81,7 +80,8 @@ class Tokens:
     """Access tokens per (token endpoint, client), fetched by the client credentials
     grant with ``private_key_jwt`` and kept until shortly before they expire."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         self._cache: dict[tuple[str, str], tuple[str, float]] = {}
 
     def forget(self, cfg: Row[Any]) -> None:
@@ -94,8 +94,11 @@ class Tokens:
         hit = self._cache.get(key)
         if hit is not None and hit[1] > time.monotonic() + 30:
             return hit[0]
+        path = keys.key_file(self._settings, cfg.private_key_path or "")
+        if path is None:
+            raise TokenFailed("the private key file is outside the operator's key folder")
         try:
-            pem = await asyncio.to_thread(Path(cfg.private_key_path or "").read_text)
+            pem = await asyncio.to_thread(path.read_text)
         except OSError:
             raise TokenFailed("the private key file cannot be read") from None
         try:
@@ -124,8 +127,11 @@ class Sender:
     settings: Settings
     vault: IdentityVault
     http: httpx.AsyncClient
-    tokens: Tokens = field(default_factory=Tokens)
     rng: random.Random = field(default_factory=random.Random)
+    tokens: Tokens = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = Tokens(self.settings)
 
     async def send_due(self) -> int:
         """Claim and send until nothing is due; answers how many tries were made."""

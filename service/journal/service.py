@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.auth.principal import Principal
 from service.centres import repository as centres
-from service.errors import ApiError, Conflict, NotFound
-from service.journal import document, repository
+from service.errors import ApiError, Conflict, NotFound, Unprocessable
+from service.journal import document, keys, repository
 from service.journal.models import JournalItems, JournalKind, JournalState, journals
 from service.journal.schemas import (
     ItemJournal,
@@ -29,6 +29,7 @@ from service.journal.schemas import (
 )
 from service.models_base import new_id, utcnow
 from service.queue import repository as queue_repository
+from service.settings import Settings
 
 RETRYABLE = (JournalState.failed.value, JournalState.dead.value)
 CANCELLABLE = (JournalState.pending.value, JournalState.failed.value, JournalState.dead.value)
@@ -170,9 +171,14 @@ async def write_config(
     centre_id: str,
     body: JournalConfigWrite,
     now: datetime,
+    settings: Settings,
 ) -> JournalConfigRead:
     if not await centres.exists_managed(conn, principal, centre_id):
         raise NotFound("no such centre")
+    if body.private_key_path is not None and keys.key_file(settings, body.private_key_path) is None:
+        raise Unprocessable(
+            "private_key_path: must name a file in the operator's key folder (DHO_JOURNAL_KEY_DIR)"
+        )
     if body.token_url is not None and (body.client_id is None or body.private_key_path is None):
         raise ApiError("token_url: needs client_id and private_key_path (private_key_jwt)")
     values = {**body.model_dump(mode="json"), "updated_at": now, "updated_by": principal.subject}

@@ -12,6 +12,7 @@ import httpx
 import orjson
 from joserfc.jwk import RSAKey
 
+from service.journal import keys
 from service.journal import sender as journal_sender
 from service.journal.models import JournalState
 from tests.factories import auth, create_centre, enrol, observation, set_care_plan
@@ -110,12 +111,13 @@ async def test_the_sender_gets_a_token_by_private_key_jwt_before_it_sends(
     app: Any,
     settings: Any,
     fresh_receiver: Receiver,
-    tmp_path: Path,
 ) -> None:
     """OAuth2 client credentials with a signed assertion (HelseID's way), through
     authlib, against the receiver's own token endpoint; the key stays in its file."""
     key = RSAKey.generate_key(2048)
-    private = tmp_path / "journal-client.pem"
+    folder = keys.key_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    private = folder / "journal-client.pem"
     private.write_bytes(key.as_pem(private=True))
     public = key.as_pem(private=False).decode()
     fresh_receiver.mode("ok", public_key=public, client_id="dho-journal")
@@ -127,7 +129,7 @@ async def test_the_sender_gets_a_token_by_private_key_jwt_before_it_sends(
         fresh_receiver.url,
         token_url=token_url,
         client_id="dho-journal",
-        private_key_path=str(private),
+        private_key_path=private.name,
     )
     await red_item_resolved(client, patient)
     await red_item_resolved(client, patient)
@@ -144,3 +146,32 @@ async def test_the_sender_gets_a_token_by_private_key_jwt_before_it_sends(
     last = (await messages_of(app, centre.id))[-1]
     assert last.state == "failed"
     assert last.last_error == "token endpoint: OAuthError"
+
+
+async def test_a_private_key_outside_the_operators_key_folder_is_refused(
+    client: httpx.AsyncClient, app: Any, settings: Any, tmp_path: Path
+) -> None:
+    """A centre's admin names its key, but the worker reads it: a path that leaves the
+    operator's key folder (another file on the server) is refused and nothing stored."""
+    centre, _ = await _patient(client, app, settings)
+    outside = tmp_path / "elsewhere.pem"
+    outside.write_text("not a key for the journal")
+    for path in (str(outside), "../" * 8 + "etc/passwd", "../journal-keys-other/x.pem"):
+        body = {
+            "enabled": True,
+            "receiver_url": "https://epj.example.no/fhir/Bundle",
+            "token_url": "https://helseid.example.no/connect/token",
+            "client_id": "dho-journal",
+            "private_key_path": path,
+        }
+        response = await client.put(
+            f"/api/centres/{centre.id}/journal-config",
+            json=body,
+            headers=auth(centre.admin_token),
+        )
+        assert response.status_code == 422, (path, response.text)
+        assert "private_key_path" in response.text
+    stored = await client.get(
+        f"/api/centres/{centre.id}/journal-config", headers=auth(centre.admin_token)
+    )
+    assert stored.status_code == 404  # nothing was stored
