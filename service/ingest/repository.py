@@ -149,7 +149,7 @@ def _compare(column: Any, operator: str, bound: datetime) -> Any:
     }[operator]
 
 
-_RECENT_COLUMNS = (
+RECENT_COLUMNS = (
     observation.c.id,
     observation.c.patient_id,
     observation.c.device_id,
@@ -166,7 +166,7 @@ async def recent_measurements(
     """The patients' measurements taken since ``since``, newest first (trends for the
     queue, replays for a care-plan preview). Context observations are not evidence."""
     query: Any = (
-        sa.select(*_RECENT_COLUMNS)
+        sa.select(*RECENT_COLUMNS)
         .where(
             observation.c.patient_id.in_(list(patient_ids)),
             observation.c.effective_at >= since,
@@ -180,10 +180,10 @@ async def recent_measurements(
 
 
 @functools.cache
-def _evidence_query() -> Any:
+def evidence_query() -> Any:
     """Built once: it runs for every judged reading."""
     return (
-        sa.select(*_RECENT_COLUMNS)
+        sa.select(*RECENT_COLUMNS)
         .where(
             observation.c.patient_id == sa.bindparam("patient_id"),
             observation.c.kind == "measurement",
@@ -227,7 +227,7 @@ async def triage_evidence(
         "to": around[1],
         "limit": limit,
     }
-    return (await conn.execute(_evidence_query(), values)).all()
+    return (await conn.execute(evidence_query(), values)).all()
 
 
 async def note_last_seen(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

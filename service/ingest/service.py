@@ -125,9 +125,16 @@ async def store(
     if ctx.history:  # stored, never judged: see IngestContext.history
         for row in rows:
             row["not_judged"] = "history"
+    evidence: dict[str, Sequence[Any]] = {}
     if audit_created is not None and len(rows) == 1:
-        created = await store_one.insert_one(conn, rows[0], audit_created(rows[0]))
-        inserted = {rows[0]["id"]} if created else set()
+        row, subject = rows[0], prepared[0].triage
+        wanted = None
+        if not ctx.history and subject is not None and row["kind"] == "measurement":
+            wanted = ctx.judge.evidence_wanted(subject, [_stored_reading(row)])
+        created, rows_read = await store_one.insert_one(conn, row, audit_created(row), wanted)
+        inserted = {row["id"]} if created else set()
+        if rows_read is not None:
+            evidence[row["patient_id"]] = rows_read
     else:
         inserted = await repository.insert_new(conn, rows)
         await repository.note_last_seen(conn, [r for r in rows if r["id"] in inserted])
@@ -146,7 +153,7 @@ async def store(
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]
     known = {p.row["patient_id"]: p.triage for p in prepared if p.triage is not None}
-    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now, known)) if new else {}
+    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now, known, evidence)) if new else {}
     await _keep_why_not_judged(conn, verdicts)
     again = [row for row, created in stored if not created]
     if again:

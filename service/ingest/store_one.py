@@ -25,7 +25,7 @@ SQLite (the embedded default) takes the plain path: the same writes, one stateme
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,30 +35,49 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.audit import repository as audit_repository
 from service.ingest import repository
 from service.ingest.models import ENTERED_IN_ERROR
+from service.ingest.triage_seam import EvidenceWanted
 
 observation = repository.observation
 audit_event = audit_repository.audit_event
 
 
 async def insert_one(
-    conn: AsyncConnection, row: Mapping[str, Any], audit_row: Mapping[str, Any]
-) -> bool:
+    conn: AsyncConnection,
+    row: Mapping[str, Any],
+    audit_row: Mapping[str, Any],
+    wanted: EvidenceWanted | None = None,
+) -> tuple[bool, Sequence[Any] | None]:
     """Store ``row`` unless its (patient, dedup key) is stored; if it was new, keep the
-    last-seen rows up with it and write ``audit_row``. Answers whether it was new."""
+    last-seen rows up with it and write ``audit_row``. Answers whether it was new and,
+    when the judge ``wanted`` the patient's earlier readings, those rows (read in the
+    same statement on PostgreSQL; None: the judge reads them itself)."""
     if conn.dialect.name != "postgresql":
         created = bool(await repository.insert_new(conn, [dict(row)]))
         if created:
             await repository.note_last_seen(conn, [row])
             await audit_repository.insert(conn, [dict(audit_row)])
-        return created
-    statement = _statement(tuple(row), tuple(audit_row))
+        return created, None
+    statement = _statement(tuple(row), tuple(audit_row), wanted is not None)
     values = {f"o_{k}": v for k, v in row.items()}
     values.update({f"a_{k}": v for k, v in audit_row.items()})
-    return (await conn.execute(statement, values)).first() is not None
+    if wanted is None:
+        return (await conn.execute(statement, values)).first() is not None, None
+    values.update(
+        patient_id=wanted.patient_id,
+        measurements=list(wanted.measurements),
+        since=wanted.since,
+        from_=wanted.around[0],
+        to=wanted.around[1],
+        limit=wanted.limit,
+    )
+    rows = (await conn.execute(statement, values)).all()
+    return any(r.new for r in rows), [r for r in rows if not r.new]
 
 
 @functools.cache
-def _statement(row_columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> Any:
+def _statement(
+    row_columns: tuple[str, ...], audit_columns: tuple[str, ...], with_evidence: bool
+) -> Any:
     """Built once per shape of row (the columns a reading sets vary a little)."""
     obs = (
         postgresql.insert(observation)
@@ -72,6 +91,7 @@ def _statement(row_columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> 
             observation.c.kind,
             observation.c.measurement,
             observation.c.status,
+            observation.c.components,
             observation.c.effective_at,
             observation.c.received_at,
             observation.c.not_judged,
@@ -110,4 +130,13 @@ def _statement(row_columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> 
         .from_select(list(audit_columns), sa.select(*audit_values).where(sa.exists(obs.select())))
         .cte("audit")
     )
-    return sa.select(obs.c.id).add_cte(seen, heard, audit)
+    if not with_evidence:
+        return sa.select(obs.c.id).add_cte(seen, heard, audit)
+    # The judge's evidence, read in the statement's snapshot: the patient's readings
+    # before this one (``alerts.evaluate`` is given the new one apart).
+    earlier = repository.evidence_query().subquery("earlier")
+    columns = [c.name for c in repository.RECENT_COLUMNS]
+    return sa.union_all(
+        sa.select(sa.literal(True).label("new"), *(obs.c[c] for c in columns)),
+        sa.select(sa.literal(False).label("new"), *(earlier.c[c] for c in columns)),
+    ).add_cte(obs, seen, heard, audit)
