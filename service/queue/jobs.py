@@ -34,7 +34,6 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     devices: dict[str, dict[str, datetime]] = defaultdict(dict)
     for row in await observations.device_last_heard(conn):
         devices[row.patient_id][row.device_id] = row.last_at
-    raised = 0
     events: list[dict[str, Any]] = []
     patients = sorted(await careplans.active_with_plans(conn), key=lambda p: str(p.id))
     found_of: list[tuple[Any, list[alerts.Gap]]] = []
@@ -55,12 +54,16 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     stored = await repository.stored_anchors(
         conn, [_key(p.id, gap) for p, found in found_of for gap in found]
     )
-    for patient, found in found_of:
-        new = [gap.finding() for gap in found if _key(patient.id, gap) not in stored]
-        if not new:
-            continue
-        subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
-        raised += len(await queue_findings.record(conn, subject, new, now, events=events))
+    batch = [
+        (
+            queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version),
+            [gap.finding() for gap in found if _key(patient.id, gap) not in stored],
+        )
+        for patient, found in found_of
+    ]
+    # Stored set-based: a first tick over a region raises thousands of items, and one
+    # patient at a time that was minutes of round trips (issue 18).
+    raised = await queue_findings.record_many(conn, batch, now, events=events)
     await repository.add_events(conn, events)
     return f"{raised} new findings"
 
