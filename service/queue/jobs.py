@@ -51,15 +51,14 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     # speaks): most of what a tick finds was stored by a tick before. Those are set aside
     # with one look-up and their words never written; storing them again (which stores
     # nothing) cost statements for every silent patient, every tick.
-    stored = await repository.stored_anchors(
-        conn, [_key(p.id, gap) for p, found in found_of for gap in found]
-    )
+    keyed = [(p, [(gap, _key(p.id, gap)) for gap in found]) for p, found in found_of]
+    unstored = await repository.unstored_anchors(conn, [k for _, gaps in keyed for _, k in gaps])
     batch = [
         (
             queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version),
-            [gap.finding() for gap in found if _key(patient.id, gap) not in stored],
+            [gap.finding() for gap, key in gaps if key in unstored],
         )
-        for patient, found in found_of
+        for patient, gaps in keyed
     ]
     # Stored set-based: a first tick over a region raises thousands of items, and one
     # patient at a time that was minutes of round trips (issue 18).

@@ -69,31 +69,34 @@ async def insert_findings(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     return {r.id for r in result}
 
 
-async def stored_anchors(
+async def unstored_anchors(
     conn: AsyncConnection, keys: Sequence[tuple[str, str, str]]
 ) -> set[tuple[str, str, str]]:
-    """Which of these (patient, rule, anchor) findings are stored, on their unique index.
-    On PostgreSQL one statement whatever their number (three arrays, unnested and joined);
-    on SQLite row values in chunks."""
+    """Which of these (patient, rule, anchor) findings are not stored yet, on their
+    unique index. On PostgreSQL one anti-join whatever their number (three arrays,
+    unnested): a steady tick finds nearly all of its 100,000 gaps stored, and answering
+    only the few new ones spares sending the rest back. On SQLite row values in chunks."""
     if not keys:
         return set()
     columns = (finding.c.patient_id, finding.c.rule, finding.c.anchor)
     if conn.dialect.name == "postgresql":
         patients, rules, anchors = (list(part) for part in zip(*keys, strict=True))
-        rows = await conn.execute(_STORED_ANCHORS, {"p": patients, "r": rules, "a": anchors})
-        return {(r.patient_id, r.rule, r.anchor) for r in rows}
+        rows = await conn.execute(_UNSTORED_ANCHORS, {"p": patients, "r": rules, "a": anchors})
+        return {(r.p, r.r, r.a) for r in rows}
     found: set[tuple[str, str, str]] = set()
     for start in range(0, len(keys), 500):
         part = list(keys[start : start + 500])
         query = sa.select(*columns).where(sa.tuple_(*columns).in_(part))
         found.update((r.patient_id, r.rule, r.anchor) for r in await conn.execute(query))
-    return found
+    return set(keys) - found
 
 
-_STORED_ANCHORS = sa.text(
-    """SELECT f.patient_id, f.rule, f.anchor
+_UNSTORED_ANCHORS = sa.text(
+    """SELECT k.p, k.r, k.a
     FROM unnest(CAST(:p AS text[]), CAST(:r AS text[]), CAST(:a AS text[])) AS k(p, r, a)
-    JOIN finding AS f ON f.patient_id = k.p AND f.rule = k.r AND f.anchor = k.a"""
+    WHERE NOT EXISTS (
+        SELECT FROM finding AS f WHERE f.patient_id = k.p AND f.rule = k.r AND f.anchor = k.a
+    )"""
 )
 
 
