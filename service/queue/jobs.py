@@ -25,12 +25,20 @@ from service.queue.models import ItemState
 
 async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     """Expected readings overdue, and devices gone silent, for every active patient."""
+    # One row per patient and measurement: 100,000 at a region's size, so the loop
+    # unpacks plain tuples and names each stored measurement's rule keys once.
     last_seen: dict[str, dict[str, datetime]] = defaultdict(dict)
+    keys_of: dict[str, tuple[str, ...]] = {}
     for row in await observations.latest_per_measurement(conn):
-        for key in rule_readings.PANEL_PARTS.get(row.measurement, (row.measurement,)):
-            key = rule_readings.rule_key(key)
-            seen = last_seen[row.patient_id]
-            seen[key] = max(seen.get(key, row.last_at), row.last_at)
+        patient_id, measurement, last_at = row.patient_id, row.measurement, row.last_at
+        keys = keys_of.get(measurement)
+        if keys is None:
+            parts = rule_readings.PANEL_PARTS.get(measurement, (measurement,))
+            keys = keys_of[measurement] = tuple(rule_readings.rule_key(k) for k in parts)
+        seen = last_seen[patient_id]
+        for key in keys:
+            earlier = seen.get(key)
+            seen[key] = last_at if earlier is None or last_at > earlier else earlier
     devices: dict[str, dict[str, datetime]] = defaultdict(dict)
     for row in await observations.device_last_heard(conn):
         devices[row.patient_id][row.device_id] = row.last_at
