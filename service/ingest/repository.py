@@ -179,6 +179,37 @@ async def recent_measurements(
     return (await conn.execute(query)).all()
 
 
+_NEWEST_OF_PAIRS = (
+    sa.text(
+        """SELECT o.id, o.patient_id, o.device_id, o.measurement, o.components,
+            o.effective_at, o.received_at
+        FROM unnest(CAST(:p AS text[]), CAST(:m AS text[])) AS k(p, m)
+        CROSS JOIN LATERAL (
+            SELECT * FROM observation
+            WHERE patient_id = k.p AND measurement = k.m AND effective_at >= :since
+                AND kind = 'measurement' AND status != 'entered-in-error'
+            ORDER BY effective_at DESC LIMIT :n
+        ) AS o
+        ORDER BY o.effective_at DESC"""
+    )
+    .bindparams(sa.bindparam("since", type_=UTCDateTime()))
+    .columns(*RECENT_COLUMNS)
+)
+
+
+async def newest_of_pairs(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, str]], since: datetime, per_pair: int
+) -> Sequence[Row[Any]]:
+    """PostgreSQL: the newest ``per_pair`` measurements since ``since`` of each
+    (patient, stored measurement), newest first, each pair on the patient's index (the
+    queue's trends: a few points each, not every reading of the page's patients)."""
+    if not pairs:
+        return []
+    patients, measurements = (list(part) for part in zip(*pairs, strict=True))
+    values = {"p": patients, "m": measurements, "since": since, "n": per_pair}
+    return (await conn.execute(_NEWEST_OF_PAIRS, values)).all()
+
+
 @functools.cache
 def evidence_query() -> Any:
     """Built once: it runs for every judged reading."""
