@@ -68,6 +68,26 @@ async def record(
     await repository.insert(conn, [row])
 
 
+def creation_row(
+    principal: Principal, resource_type: str, row: Mapping[Any, Any]
+) -> dict[str, Any]:
+    """The record of creating ``row`` (answered 201), for a caller that writes it in the
+    same statement as the row itself (``service.ingest.repository.insert_one``): the hot
+    path then pays one round trip for both."""
+    return _row(
+        principal,
+        utcnow(),
+        action=CREATE,
+        subtype="create",
+        resource_type=resource_type,
+        resource_id=row["id"],
+        patient_id=row["patient_id"],
+        centre_id=row["centre_id"],
+        query=None,
+        status=201,
+    )
+
+
 async def record_row(
     conn: AsyncConnection,
     principal: Principal,

@@ -149,7 +149,7 @@ def _compare(column: Any, operator: str, bound: datetime) -> Any:
     }[operator]
 
 
-_RECENT_COLUMNS = (
+RECENT_COLUMNS = (
     observation.c.id,
     observation.c.patient_id,
     observation.c.device_id,
@@ -166,7 +166,7 @@ async def recent_measurements(
     """The patients' measurements taken since ``since``, newest first (trends for the
     queue, replays for a care-plan preview). Context observations are not evidence."""
     query: Any = (
-        sa.select(*_RECENT_COLUMNS)
+        sa.select(*RECENT_COLUMNS)
         .where(
             observation.c.patient_id.in_(list(patient_ids)),
             observation.c.effective_at >= since,
@@ -179,11 +179,42 @@ async def recent_measurements(
     return (await conn.execute(query)).all()
 
 
+_NEWEST_OF_PAIRS = (
+    sa.text(
+        """SELECT o.id, o.patient_id, o.device_id, o.measurement, o.components,
+            o.effective_at, o.received_at
+        FROM unnest(CAST(:p AS text[]), CAST(:m AS text[])) AS k(p, m)
+        CROSS JOIN LATERAL (
+            SELECT * FROM observation
+            WHERE patient_id = k.p AND measurement = k.m AND effective_at >= :since
+                AND kind = 'measurement' AND status != 'entered-in-error'
+            ORDER BY effective_at DESC LIMIT :n
+        ) AS o
+        ORDER BY o.effective_at DESC"""
+    )
+    .bindparams(sa.bindparam("since", type_=UTCDateTime()))
+    .columns(*RECENT_COLUMNS)
+)
+
+
+async def newest_of_pairs(
+    conn: AsyncConnection, pairs: Sequence[tuple[str, str]], since: datetime, per_pair: int
+) -> Sequence[Row[Any]]:
+    """PostgreSQL: the newest ``per_pair`` measurements since ``since`` of each
+    (patient, stored measurement), newest first, each pair on the patient's index (the
+    queue's trends: a few points each, not every reading of the page's patients)."""
+    if not pairs:
+        return []
+    patients, measurements = (list(part) for part in zip(*pairs, strict=True))
+    values = {"p": patients, "m": measurements, "since": since, "n": per_pair}
+    return (await conn.execute(_NEWEST_OF_PAIRS, values)).all()
+
+
 @functools.cache
-def _evidence_query() -> Any:
+def evidence_query() -> Any:
     """Built once: it runs for every judged reading."""
     return (
-        sa.select(*_RECENT_COLUMNS)
+        sa.select(*RECENT_COLUMNS)
         .where(
             observation.c.patient_id == sa.bindparam("patient_id"),
             observation.c.kind == "measurement",
@@ -227,7 +258,7 @@ async def triage_evidence(
         "to": around[1],
         "limit": limit,
     }
-    return (await conn.execute(_evidence_query(), values)).all()
+    return (await conn.execute(evidence_query(), values)).all()
 
 
 async def note_last_seen(conn: AsyncConnection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -63,21 +63,20 @@ async def create_observation(request: Request, principal: ObservationCreator) ->
     # dependency: a slow tablet upload then holds no pooled connection, and the hot
     # path skips a yield dependency. It commits before the response is built, as Db does.
     async with admitted_transaction(state) as db:
+        # In the same transaction: the reading and its audit record, or neither. A new
+        # reading's record goes in with it, in one statement; a repeat's is written here.
         result = await ingest.create_observation(
-            db, principal, body, ingest_context(state), raw=raw
-        )
-        # In the same transaction: the reading and its audit record, or neither.
-        await audit.record(
             db,
             principal,
-            action=audit.CREATE,
-            subtype="create",
-            resource_type="Observation",
-            resource_id=result.row["id"],
-            patient_id=result.row["patient_id"],
-            centre_id=result.row["centre_id"],
-            status=201 if result.created else 200,
+            body,
+            ingest_context(state),
+            raw=raw,
+            audit_created=lambda row: audit.creation_row(principal, "Observation", row),
         )
+        if not result.created:
+            await audit.record_row(
+                db, principal, audit.CREATE, "create", "Observation", result.row, 200
+            )
     row = result.row
     headers = {
         "Location": f"{request.base_url}fhir/Observation/{row['id']}/_history/{row['version_id']}",

@@ -8,7 +8,7 @@ store all their readings in one INSERT.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from service.devices import repository as devices
 from service.fhirkit.catalogue import Catalogue
 from service.fhirkit.outcome import FhirError
 from service.fhirkit.validation import validate
-from service.ingest import device_clocks, repository
+from service.ingest import device_clocks, repository, store_one
 from service.ingest.normalise import (
     NormalisedReading,
     check_not_in_future,
@@ -73,10 +73,15 @@ async def create_observation(
     ctx: IngestContext,
     *,
     raw: bytes | None = None,
+    audit_created: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> Stored:
-    """Store one posted Observation; ``raw`` is the body exactly as received."""
+    """Store one posted Observation; ``raw`` is the body exactly as received.
+
+    ``audit_created`` builds the audit record of a new reading from its row: it is then
+    written by the statement that stores the reading (``store_one``), and the caller
+    records only a repeat (answered 200 with the stored reading)."""
     prepared = await prepare(conn, principal, resource, ctx, References(), raw=raw)
-    return (await store(conn, [prepared], ctx))[0]
+    return (await store(conn, [prepared], ctx, audit_created=audit_created))[0]
 
 
 async def prepare(
@@ -110,14 +115,29 @@ async def prepare(
 
 
 async def store(
-    conn: AsyncConnection, prepared: Sequence[PreparedReading], ctx: IngestContext
+    conn: AsyncConnection,
+    prepared: Sequence[PreparedReading],
+    ctx: IngestContext,
+    *,
+    audit_created: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> list[Stored]:
     rows = [p.row for p in prepared]
     if ctx.history:  # stored, never judged: see IngestContext.history
         for row in rows:
             row["not_judged"] = "history"
-    inserted = await repository.insert_new(conn, rows)
-    await repository.note_last_seen(conn, [r for r in rows if r["id"] in inserted])
+    evidence: dict[str, Sequence[Any]] = {}
+    if audit_created is not None and len(rows) == 1:
+        row, subject = rows[0], prepared[0].triage
+        wanted = None
+        if not ctx.history and subject is not None and row["kind"] == "measurement":
+            wanted = ctx.judge.evidence_wanted(subject, [_stored_reading(row)])
+        created, rows_read = await store_one.insert_one(conn, row, audit_created(row), wanted)
+        inserted = {row["id"]} if created else set()
+        if rows_read is not None:
+            evidence[row["patient_id"]] = rows_read
+    else:
+        inserted = await repository.insert_new(conn, rows)
+        await repository.note_last_seen(conn, [r for r in rows if r["id"] in inserted])
     repeats = [(r["patient_id"], r["dedup_key"]) for r in rows if r["id"] not in inserted]
     existing = await repository.find_by_dedup(conn, repeats)
     stored: list[tuple[Mapping[Any, Any], bool]] = [
@@ -133,7 +153,7 @@ async def store(
         _stored_reading(row) for row, created in stored if created and row["kind"] == "measurement"
     ]
     known = {p.row["patient_id"]: p.triage for p in prepared if p.triage is not None}
-    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now, known)) if new else {}
+    verdicts = dict(await ctx.judge.judge(conn, new, ctx.now, known, evidence)) if new else {}
     await _keep_why_not_judged(conn, verdicts)
     again = [row for row, created in stored if not created]
     if again:

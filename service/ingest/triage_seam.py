@@ -31,6 +31,19 @@ class StoredReading:
 
 
 @dataclass(frozen=True)
+class EvidenceWanted:
+    """The earlier readings a judge will read for new readings of one patient
+    (``repository.triage_evidence``'s arguments): asked for before the readings are
+    stored, so the store can read them in its own round trip (``store_one``)."""
+
+    patient_id: str
+    measurements: tuple[str, ...]
+    since: datetime
+    around: tuple[datetime, datetime]
+    limit: int
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The traffic-light colour of one reading and what the patient should do.
 
@@ -51,16 +64,26 @@ class Verdict:
 
 
 class ReadingJudge(Protocol):
+    def evidence_wanted(
+        self, subject: Any, readings: Sequence[StoredReading]
+    ) -> EvidenceWanted | None:
+        """What ``judge`` will read of the patient's earlier readings for these (about
+        to be stored) readings of one patient, or None when it reads nothing."""
+        ...
+
     async def judge(
         self,
         conn: AsyncConnection,
         readings: Sequence[StoredReading],
         now: datetime,
         subjects: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, Sequence[Any]] | None = None,
     ) -> Mapping[str, Verdict]:
         """Judge newly stored readings; answer verdicts by observation id. ``subjects``:
         what ingest already read of the patients (``careplans.repository.
-        subject_for_readings``), by patient id, so the judge need not read it again."""
+        subject_for_readings``), by patient id, so the judge need not read it again;
+        ``evidence``: by patient id, the rows that ``evidence_wanted`` asked for, read
+        already (with the readings' insert), so the judge need not read them either."""
         ...
 
     async def verdicts(
@@ -79,12 +102,18 @@ class ReadingJudge(Protocol):
 class NoTriage:
     """Stores no findings and gives no verdicts: ingest alone."""
 
+    def evidence_wanted(
+        self, subject: Any, readings: Sequence[StoredReading]
+    ) -> EvidenceWanted | None:
+        return None
+
     async def judge(
         self,
         conn: AsyncConnection,
         readings: Sequence[StoredReading],
         now: datetime,
         subjects: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, Sequence[Any]] | None = None,
     ) -> Mapping[str, Verdict]:
         return {}
 

@@ -91,6 +91,86 @@ async def record(
     return [r["id"] for r in rows if r["id"] in new_ids]
 
 
+async def record_many(
+    conn: Any,
+    batch: Sequence[tuple[Subject, Sequence[alerts.Finding]]],
+    now: datetime,
+    *,
+    events: list[dict[str, Any]],
+) -> int:
+    """``record`` for many patients at once (the missing-reading scan): their snoozes
+    read, their findings stored and their new items opened and linked, each in one
+    statement for all of them; a patient whose item is already unresolved is folded
+    into it as ``record`` does. Answers how many findings were new."""
+    batch = [(subject, found) for subject, found in batch if found]
+    if not batch:
+        return 0
+    snoozed: dict[str, set[tuple[Any, ...]]] = {}
+    for r in await repository.all_active_snoozes(conn, now):
+        snoozed.setdefault(r.patient_id, set()).add((r.rule, r.measurement, r.direction))
+    rows_of = [
+        [_row(subject, f, now, snoozed.get(subject.patient_id, set())) for f in found]
+        for subject, found in batch
+    ]
+    new_ids = await repository.insert_findings(conn, [r for rows in rows_of for r in rows])
+    raising_of: list[tuple[Subject, list[alerts.Finding], list[str]]] = []
+    for (subject, found), rows in zip(batch, rows_of, strict=True):
+        muted = [r["id"] for r in rows if r["id"] in new_ids and r["snoozed"]]
+        if muted:
+            current = await repository.unresolved_item(conn, subject.patient_id)
+            if current is not None:
+                await repository.link_findings(conn, muted, current.id)
+        raising = [
+            (r, f)
+            for r, f in zip(rows, found, strict=True)
+            if r["id"] in new_ids and not r["snoozed"] and f.severity is not alerts.Severity.GREEN
+        ]
+        if raising:
+            raising_of.append((subject, [f for _, f in raising], [r["id"] for r, _ in raising]))
+    await _open_items(conn, raising_of, now, events)
+    return sum(1 for rows in rows_of for r in rows if r["id"] in new_ids)
+
+
+async def _open_items(
+    conn: Any,
+    raising_of: Sequence[tuple[Subject, list[alerts.Finding], list[str]]],
+    now: datetime,
+    events: list[dict[str, Any]],
+) -> None:
+    """New items for the patients without an unresolved one, in one statement; the
+    others' findings are folded into theirs one patient at a time (``_fold_into_item``)."""
+    values = [_new_item(subject, found, now) for subject, found, _ in raising_of]
+    created = await repository.open_items(conn, [{"id": new_id(), **v} for v in values])
+    links: list[tuple[str, str]] = []
+    for subject, found, finding_ids in raising_of:
+        item = created.get(subject.patient_id)
+        if item is None:
+            await _fold_into_item(conn, subject, found, finding_ids, now, None, events)
+            continue
+        links.extend((finding_id, item.id) for finding_id in finding_ids)
+        event = {"centre_id": subject.centre_id, "patient_id": subject.patient_id, "actor": None}
+        created_event = {**event, "item_id": item.id, "kind": "created", "severity": item.severity}
+        await _emit(conn, events, created_event, now)
+    await repository.link_findings_to_items(conn, links)
+
+
+def _new_item(subject: Subject, found: Sequence[alerts.Finding], now: datetime) -> dict[str, Any]:
+    """The item that findings open when the patient has no unresolved one."""
+    return {
+        "centre_id": subject.centre_id,
+        "patient_id": subject.patient_id,
+        "severity": alerts.Severity.worst(f.severity for f in found).value,
+        "critical": any(f.critical for f in found),
+        "technical": all(f.technical for f in found),
+        "state": ItemState.open.value,
+        "opened_at": now,
+        "waiting_since": now,
+        "updated_at": now,
+        "back_in_range": False,
+        "version": 1,
+    }
+
+
 async def _snoozed_keys(conn: Any, patient_id: str, now: datetime) -> set[tuple[Any, ...]]:
     rows = await repository.active_snoozes(conn, patient_id, now)
     return {(r.rule, r.measurement, r.direction) for r in rows}
@@ -144,19 +224,7 @@ async def _fold_into_item(
     critical = any(f.critical for f in found)
     technical = all(f.technical for f in found)
     event = {"centre_id": subject.centre_id, "patient_id": subject.patient_id, "actor": actor}
-    new_item = {
-        "centre_id": subject.centre_id,
-        "patient_id": subject.patient_id,
-        "severity": worst.value,
-        "critical": critical,
-        "technical": technical,
-        "state": ItemState.open.value,
-        "opened_at": now,
-        "waiting_since": now,
-        "updated_at": now,
-        "back_in_range": False,
-        "version": 1,
-    }
+    new_item = _new_item(subject, found, now)
     # Find or create, tried again when a nurse resolves the patient's item between the
     # two steps: the insert then met the item (unresolved), the locking select no longer
     # does (resolved), and the next insert succeeds. Each round sees a newer commit, so

@@ -25,16 +25,23 @@ from service.queue.models import ItemState
 
 async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     """Expected readings overdue, and devices gone silent, for every active patient."""
+    # One row per patient and measurement: 100,000 at a region's size, so the loop
+    # unpacks plain tuples and names each stored measurement's rule keys once.
     last_seen: dict[str, dict[str, datetime]] = defaultdict(dict)
+    keys_of: dict[str, tuple[str, ...]] = {}
     for row in await observations.latest_per_measurement(conn):
-        for key in rule_readings.PANEL_PARTS.get(row.measurement, (row.measurement,)):
-            key = rule_readings.rule_key(key)
-            seen = last_seen[row.patient_id]
-            seen[key] = max(seen.get(key, row.last_at), row.last_at)
+        patient_id, measurement, last_at = row.patient_id, row.measurement, row.last_at
+        keys = keys_of.get(measurement)
+        if keys is None:
+            parts = rule_readings.PANEL_PARTS.get(measurement, (measurement,))
+            keys = keys_of[measurement] = tuple(rule_readings.rule_key(k) for k in parts)
+        seen = last_seen[patient_id]
+        for key in keys:
+            earlier = seen.get(key)
+            seen[key] = last_at if earlier is None or last_at > earlier else earlier
     devices: dict[str, dict[str, datetime]] = defaultdict(dict)
     for row in await observations.device_last_heard(conn):
         devices[row.patient_id][row.device_id] = row.last_at
-    raised = 0
     events: list[dict[str, Any]] = []
     patients = sorted(await careplans.active_with_plans(conn), key=lambda p: str(p.id))
     found_of: list[tuple[Any, list[alerts.Gap]]] = []
@@ -52,15 +59,18 @@ async def scan_missing_readings(conn: AsyncConnection, now: datetime) -> str:
     # speaks): most of what a tick finds was stored by a tick before. Those are set aside
     # with one look-up and their words never written; storing them again (which stores
     # nothing) cost statements for every silent patient, every tick.
-    stored = await repository.stored_anchors(
-        conn, [_key(p.id, gap) for p, found in found_of for gap in found]
-    )
-    for patient, found in found_of:
-        new = [gap.finding() for gap in found if _key(patient.id, gap) not in stored]
-        if not new:
-            continue
-        subject = queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version)
-        raised += len(await queue_findings.record(conn, subject, new, now, events=events))
+    keyed = [(p, [(gap, _key(p.id, gap)) for gap in found]) for p, found in found_of]
+    unstored = await repository.unstored_anchors(conn, [k for _, gaps in keyed for _, k in gaps])
+    batch = [
+        (
+            queue_findings.Subject(patient.id, patient.centre_id, patient.plan_version),
+            [gap.finding() for gap, key in gaps if key in unstored],
+        )
+        for patient, gaps in keyed
+    ]
+    # Stored set-based: a first tick over a region raises thousands of items, and one
+    # patient at a time that was minutes of round trips (issue 18).
+    raised = await queue_findings.record_many(conn, batch, now, events=events)
     await repository.add_events(conn, events)
     return f"{raised} new findings"
 

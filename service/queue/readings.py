@@ -13,14 +13,14 @@ from typing import Any
 import alerts
 
 # Stored measurement keys the rules know under another name.
-_RULE_KEYS = {"glucose_capillary": "glucose"}
+RULE_KEYS = {"glucose_capillary": "glucose"}
 
 # Stored keys whose values arrive as components (a panel), with the keys the rules schedule.
 PANEL_PARTS = {"blood_pressure": ("systolic", "diastolic")}
 
 
 def rule_key(measurement: str) -> str:
-    return _RULE_KEYS.get(measurement, measurement)
+    return RULE_KEYS.get(measurement, measurement)
 
 
 def to_readings(

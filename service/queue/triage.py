@@ -22,7 +22,7 @@ from service.careplans import repository as careplans
 from service.careplans import service as careplan_service
 from service.ingest import repository as observations
 from service.ingest.models import ENTERED_IN_ERROR
-from service.ingest.triage_seam import StoredReading, Verdict
+from service.ingest.triage_seam import EvidenceWanted, StoredReading, Verdict
 from service.queue import findings as queue_findings
 from service.queue import readings as rule_readings
 from service.queue import repository, retraction
@@ -37,12 +37,22 @@ _BAND_RULES = {alerts.Rule.THRESHOLD_HIGH, alerts.Rule.THRESHOLD_LOW}
 
 
 class Triage:
+    def evidence_wanted(
+        self, subject: Any, readings: Sequence[StoredReading]
+    ) -> EvidenceWanted | None:
+        if subject is None or subject.plan_version is None:
+            return None
+        if alerts.reason_for_status(subject.status) is not None:
+            return None
+        return _evidence_wanted(subject, readings)
+
     async def judge(
         self,
         conn: AsyncConnection,
         readings: Sequence[StoredReading],
         now: datetime,
         subjects: Mapping[str, Any] | None = None,
+        evidence: Mapping[str, Sequence[Any]] | None = None,
     ) -> Mapping[str, Verdict]:
         by_patient: dict[str, list[StoredReading]] = {}
         for reading in readings:
@@ -65,7 +75,8 @@ class Triage:
             if reason is not None:
                 verdicts.update(_unjudged(stored, reason))
                 continue
-            verdicts.update(await _judge_patient(conn, subject, stored, now))
+            prefetched = (evidence or {}).get(patient_id)
+            verdicts.update(await _judge_patient(conn, subject, stored, now, prefetched))
         return verdicts
 
     async def verdicts(
@@ -99,13 +110,12 @@ class Triage:
         await retraction.withdraw(conn, row, actor, now)
 
 
-async def _judge_patient(
-    conn: AsyncConnection, subject: Row[Any], stored: Sequence[StoredReading], now: datetime
-) -> dict[str, Verdict]:
+def _plan_and_readings(
+    subject: Any, stored: Sequence[StoredReading]
+) -> tuple[alerts.CarePlan, list[alerts.Reading]]:
     plan = careplan_service.cached_alerts_plan(
         subject.id, subject.plan_version, subject.protocol, subject.settings, subject.status
     )
-    protocol = alerts.load_protocol(plan.protocol)
     new = [
         r
         for s in stored
@@ -113,24 +123,58 @@ async def _judge_patient(
             s.observation_id, s.device_id, s.components, s.effective_at, s.received_at
         )
     ]
-    if not new:
-        return {}
+    return plan, new
+
+
+def _evidence_wanted(subject: Any, stored: Sequence[StoredReading]) -> EvidenceWanted | None:
+    """The earlier readings the rules may rest these readings' verdicts on, or None
+    when no rule could use them (``alerts.needs_history``)."""
+    plan, new = _plan_and_readings(subject, stored)
     # The back-in-range check of an open item reads the newest reading of each of its
     # measurements, so it needs the history whatever the rules do.
     checks_item = subject.item_id is not None and not subject.item_back_in_range
+    if not new or not (checks_item or alerts.needs_history(plan, new)):
+        return None
+    protocol = alerts.load_protocol(plan.protocol)
+    earliest = min(s.effective_at for s in stored)
+    latest = max(s.effective_at for s in stored)
+    window = timedelta(minutes=protocol.news2.window_minutes)
+    return EvidenceWanted(
+        patient_id=subject.id,
+        measurements=tuple(sorted({s.measurement for s in stored})),
+        since=earliest - HISTORY,
+        around=(earliest - window, latest + window),
+        limit=HISTORY_ROWS,
+    )
+
+
+async def _judge_patient(
+    conn: AsyncConnection,
+    subject: Row[Any],
+    stored: Sequence[StoredReading],
+    now: datetime,
+    prefetched: Sequence[Any] | None = None,
+) -> dict[str, Verdict]:
+    """``prefetched``: the rows ``_evidence_wanted`` asks for, read by ingest with the
+    readings' insert (then without them: ``alerts.evaluate`` takes the new readings
+    with or without their copies in the history)."""
+    plan, new = _plan_and_readings(subject, stored)
+    protocol = alerts.load_protocol(plan.protocol)
+    if not new:
+        return {}
     history: list[alerts.Reading] = []
-    if checks_item or alerts.needs_history(plan, new):
-        earliest = min(s.effective_at for s in stored)
-        latest = max(s.effective_at for s in stored)
-        window = timedelta(minutes=protocol.news2.window_minutes)
-        rows = await observations.triage_evidence(
-            conn,
-            subject.id,
-            sorted({s.measurement for s in stored}),
-            since=earliest - HISTORY,
-            around=(earliest - window, latest + window),
-            limit=HISTORY_ROWS,
-        )
+    wanted = _evidence_wanted(subject, stored)
+    if wanted is not None:
+        rows = prefetched
+        if rows is None:
+            rows = await observations.triage_evidence(
+                conn,
+                wanted.patient_id,
+                wanted.measurements,
+                since=wanted.since,
+                around=wanted.around,
+                limit=wanted.limit,
+            )
         history = [r for row in rows for r in rule_readings.from_row(row)]
     found = alerts.evaluate(plan, new, history, now)
     await queue_findings.record(

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from service.app import create_app
-from service.audit import repository
 from service.fhirkit.outcome import FhirError
 from service.ingest.triage_seam import NoTriage
 from service.settings import Settings
@@ -86,23 +85,44 @@ async def test_a_refused_reading_leaves_no_success_record(
 
 
 async def test_a_reading_is_not_stored_when_its_record_cannot_be_written(
-    client: httpx.AsyncClient, app: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, app: Any, settings: Settings, database: Database
 ) -> None:
     centre = await create_centre(app, settings)
     patient = await enrol(client, settings, centre)
-
-    async def broken(*args: Any) -> None:
-        raise RuntimeError("the audit store is unavailable")
-
-    monkeypatch.setattr(repository, "insert", broken)
+    # A real failure of the audit store: the database itself refuses every new record
+    # (on PostgreSQL the reading and its record are one statement, nothing to patch).
+    broken, mended = _refuse_audit_records(database.kind)
+    engine = app.state.dho.engine
+    async with engine.begin() as conn:
+        for statement in broken:
+            await conn.execute(sa.text(statement))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://dho.test") as other:
-        stored = await other.post(
-            "/fhir/Observation", json=observation(patient.id), headers=patient.headers
-        )
-        missing = await other.get(f"/fhir/Patient/{patient.id}", headers=auth("not-a-token"))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://dho.test") as other:
+            stored = await other.post(
+                "/fhir/Observation", json=observation(patient.id), headers=patient.headers
+            )
+            missing = await other.get(f"/fhir/Patient/{patient.id}", headers=auth("not-a-token"))
+    finally:
+        async with engine.begin() as conn:
+            for statement in mended:
+                await conn.execute(sa.text(statement))
     assert stored.status_code == 500
     # The refusal is answered as it would be; its record is what failed.
     assert missing.status_code == 401
-    monkeypatch.undo()
     assert await readings_of(client, patient) == []
+
+
+def _refuse_audit_records(kind: str) -> tuple[list[str], list[str]]:
+    """Statements that make the database refuse new audit records, and that undo it."""
+    if kind == "postgres":
+        return [
+            "CREATE FUNCTION test_audit_down() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'the audit store is unavailable'; END $$",
+            "CREATE TRIGGER test_audit_down BEFORE INSERT ON audit_event "
+            "FOR EACH ROW EXECUTE FUNCTION test_audit_down()",
+        ], ["DROP TRIGGER test_audit_down ON audit_event", "DROP FUNCTION test_audit_down()"]
+    return [
+        "CREATE TRIGGER test_audit_down BEFORE INSERT ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'the audit store is unavailable'); END"
+    ], ["DROP TRIGGER test_audit_down"]
