@@ -52,7 +52,7 @@ def annotate(
 def _with_interval(
     rate: Rate,
     pairs: Sequence[tuple[float, float]],
-    weights: Sequence[Sequence[int]],
+    weights: bootstrap.Weights,
     min_patient_years: float,
 ) -> Rate:
     years = sum(y for _, y in pairs)
