@@ -71,7 +71,9 @@ async def create_centre(
 def new_identity_number() -> str:
     n = next(_births)
     birth = date(1930, 1, 1) + timedelta(days=(n * 37 + int(uuid4().int % 20000)) % 25000)
-    return generate_identity_number(birth, 100 + (uuid4().int % 300))
+    # From 200 up: the demo (service/demo.py) numbers its patients from 100, and a test
+    # patient sharing a demo number in the session's database would take it from the demo.
+    return generate_identity_number(birth, 200 + (uuid4().int % 300))
 
 
 def patient_resource(

@@ -71,7 +71,9 @@ async def enrol_born(
 ) -> EnrolledPatient:
     """A patient of a chosen birth date, sex and municipality."""
     for _ in range(20):
-        number = generate_identity_number(birth, 100 + int(uuid4().int % 380), female=female)
+        number = generate_identity_number(
+            birth, 200 + int(uuid4().int % 280), female=female
+        )  # not the demo's
         response = await client.post(
             "/fhir/Patient",
             json=patient_resource(number, centre.id, municipality),
