@@ -243,7 +243,8 @@ def _check_request(entry: dict[str, Any], index: int) -> None:
             )
         return
     if request.get("method") == "PUT" and resource.get("resourceType") == "Device":
-        return  # update, update-as-create or conditional update: bundle_entries.device_entry reads it
+        # Update, update-as-create or conditional update: device_entry reads the url.
+        return
     if request.get("method") != "POST":
         raise FhirError.one(
             422,
