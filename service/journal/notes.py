@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 import alerts
 from service.auth.principal import Principal, Role
 from service.journal import document, repository
-from service.journal.models import JournalKind, JournalState, journals
-from service.models_base import new_id, utcnow
+from service.journal.models import JournalKind, journals
 
 FOLLOW_UP_EVENTS = "https://fhir.dho.example/CodeSystem/follow-up-event"
 # Roles that are people: their notes are signed by a Practitioner.
@@ -107,30 +106,15 @@ async def record(
         author=principal.subject if principal.role in PEOPLE else None,
         now=now,
     )
-    message_id = new_id()
-    # The outbox's order is the patient's order in the record: the moment the row is
-    # written, not the caller's ``now``, which may be earlier (the console's enrolment
-    # takes its ``now`` before the patient's row, then writes the first care plan with
-    # it; the demo backdates). The document keeps the caller's moments.
-    written = utcnow()
-    await repository.insert(
+    return await repository.enqueue(
         conn,
-        {
-            "id": message_id,
-            "centre_id": patient.centre_id,
-            "patient_id": patient.id,
-            "item_id": None,
-            "kind": note.kind.value,
-            "state": JournalState.pending.value,
-            "attempts": 0,
-            "next_attempt_at": written,
-            "bundle_identifier": identifier,
-            "document": body,
-            "created_at": written,
-            "updated_at": written,
-        },
+        centre_id=patient.centre_id,
+        patient_id=patient.id,
+        item_id=None,
+        kind=note.kind.value,
+        bundle_identifier=identifier,
+        document=body,
     )
-    return message_id
 
 
 def build(

@@ -23,6 +23,7 @@ from service.auth.principal import Principal
 from service.centres.models import Centre
 from service.ingest.models import Observation
 from service.journal.models import UNSENT, JournalConfig, JournalMessage, JournalState
+from service.models_base import new_id, utcnow
 from service.patients.models import Patient
 from service.tenancy import journal_visible_to
 
@@ -50,8 +51,42 @@ async def set_config(conn: AsyncConnection, centre_id: str, values: Mapping[str,
         await conn.execute(sa.insert(config).values(centre_id=centre_id, **values))
 
 
-async def insert(conn: AsyncConnection, values: Mapping[str, Any]) -> None:
-    await conn.execute(sa.insert(message).values(**values))
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    centre_id: str,
+    patient_id: str,
+    item_id: str | None,
+    kind: str,
+    bundle_identifier: str,
+    document: Mapping[str, Any],
+) -> str:
+    """A pending message, due now; answers its id.
+
+    The outbox's order is the patient's order in the record: the moment the row is
+    written, not the caller's ``now``, which may be earlier (the console's enrolment
+    takes its ``now`` before the patient's row, then writes the first care plan with it;
+    the demo backdates its resolves). The document keeps the caller's moments.
+    """
+    message_id = new_id()
+    written = utcnow()
+    await conn.execute(
+        sa.insert(message).values(
+            id=message_id,
+            centre_id=centre_id,
+            patient_id=patient_id,
+            item_id=item_id,
+            kind=kind,
+            state=JournalState.pending.value,
+            attempts=0,
+            next_attempt_at=written,
+            bundle_identifier=bundle_identifier,
+            document=document,
+            created_at=written,
+            updated_at=written,
+        )
+    )
+    return message_id
 
 
 async def observations(conn: AsyncConnection, ids: Sequence[str]) -> Sequence[Row[Any]]:

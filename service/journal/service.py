@@ -27,7 +27,6 @@ from service.journal.schemas import (
     JournalMessageRead,
     JournalPage,
 )
-from service.models_base import new_id, utcnow
 from service.queue import repository as queue_repository
 from service.settings import Settings
 
@@ -72,28 +71,17 @@ async def record_resolution(
         resolver=principal.subject,
         local_time=local,
     )
-    message_id = new_id()
-    # Ordered by when the row is written, as the pathway's notes are (``notes.record``):
-    # a resolve dated back (the demo's) must not overtake the patient's earlier notes.
-    written = utcnow()
-    await repository.insert(
+    # Ordered by when the row is written, as the pathway's notes are: a resolve dated
+    # back (the demo's) must not overtake the patient's earlier notes.
+    return await repository.enqueue(
         conn,
-        {
-            "id": message_id,
-            "centre_id": item.centre_id,
-            "patient_id": item.patient_id,
-            "item_id": item.id,
-            "kind": JournalKind.item_resolved.value,
-            "state": JournalState.pending.value,
-            "attempts": 0,
-            "next_attempt_at": written,
-            "bundle_identifier": identifier,
-            "document": body,
-            "created_at": written,
-            "updated_at": written,
-        },
+        centre_id=item.centre_id,
+        patient_id=item.patient_id,
+        item_id=item.id,
+        kind=JournalKind.item_resolved.value,
+        bundle_identifier=identifier,
+        document=body,
     )
-    return message_id
 
 
 async def list_messages(
