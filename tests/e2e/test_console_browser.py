@@ -12,15 +12,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from service.console.session import SESSION_COOKIE
 from service.settings import Settings
-from tests.console.helpers import Nurse, nurse_session
-from tests.e2e.browser import VIEWPORT, look
+from tests.console.helpers import nurse_session
+from tests.e2e.browser import look
+from tests.e2e.pages import nurse_context, red_item
 from tests.factories import (
-    Centre,
-    EnrolledPatient,
     auth,
     blood_pressure,
     create_centre,
@@ -40,28 +38,6 @@ def base(page_server: tuple[str, Path]) -> str:
     return page_server[0]
 
 
-async def _context(chromium: Browser, base: str, nurse: Nurse | None = None) -> BrowserContext:
-    context = await chromium.new_context(viewport=VIEWPORT, base_url=base, locale="nb-NO")
-    if nurse is not None:
-        host = base.split("://", 1)[1].split(":", 1)[0]
-        cookie = {"name": SESSION_COOKIE, "value": nurse.cookie, "domain": host, "path": "/console"}
-        await context.add_cookies([cookie])  # type: ignore[list-item]
-    return context
-
-
-async def _red_item(
-    client: httpx.AsyncClient, settings: Settings, centre: Centre
-) -> tuple[EnrolledPatient, str]:
-    patient = await enrol(client, settings, centre)
-    await set_care_plan(client, patient, "hypertension")
-    answer = await client.post(
-        "/fhir/Observation", json=blood_pressure(patient.id, 196, 101), headers=patient.headers
-    )
-    assert answer.status_code == 201, answer.text
-    [item] = await queue_of(client, centre)
-    return patient, str(item["id"])
-
-
 async def _tab_to(page: Page, element_id: str, limit: int = 80) -> None:
     for _ in range(limit):
         await page.keyboard.press("Tab")
@@ -76,7 +52,7 @@ async def test_a_newcomer_logs_in_with_one_click_in_development(
     chromium: Browser, base: str, shots: Path
 ) -> None:
     assert f"Console:      {base}/console" in _SERVER_LOG[-1].read_text()  # what dho serve says
-    context = await _context(chromium, base)
+    context = await nurse_context(chromium, base)
     page = await context.new_page()
     await page.goto("/console")
     await expect(page.get_by_role("heading", name="Logg inn")).to_be_visible()
@@ -102,7 +78,7 @@ async def test_a_red_item_appears_on_an_open_queue_page_without_a_reload(
     centre = await create_centre(app, settings)
     patient = await enrol(client, settings, centre)
     await set_care_plan(client, patient, "hypertension")
-    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto("/console")
     await expect(page.locator("html[data-live=connected]")).to_have_count(1, timeout=WAIT_MS)
@@ -136,9 +112,12 @@ async def test_two_nurses_claim_the_same_item_and_the_second_is_told_who(
     settings: Settings,
 ) -> None:
     centre = await create_centre(app, settings)
-    patient, _ = await _red_item(client, settings, centre)
+    patient, _ = await red_item(client, settings, centre)
     first, second = nurse_session(settings, [centre.id]), nurse_session(settings, [centre.id])
-    one, two = await _context(chromium, base, first), await _context(chromium, base, second)
+    one, two = (
+        await nurse_context(chromium, base, first),
+        await nurse_context(chromium, base, second),
+    )
     page_one, page_two = await one.new_page(), await two.new_page()
     for page in (page_one, page_two):
         await page.goto(f"/console/patients/{patient.id}")
@@ -162,9 +141,9 @@ async def test_keyboard_only_claim_and_resolve_seven_minutes_of_phone_call(
     settings: Settings,
 ) -> None:
     centre = await create_centre(app, settings)
-    patient, _ = await _red_item(client, settings, centre)
+    patient, _ = await red_item(client, settings, centre)
     nurse = nurse_session(settings, [centre.id])
-    context = await _context(chromium, base, nurse)
+    context = await nurse_context(chromium, base, nurse)
     page = await context.new_page()
     await page.goto(f"/console/patients/{patient.id}")
     await _tab_to(page, "claim")
@@ -214,8 +193,8 @@ async def test_the_patient_page_draws_the_bands_and_the_deviating_reading(
     settings: Settings,
 ) -> None:
     centre = await create_centre(app, settings)
-    patient, _ = await _red_item(client, settings, centre)
-    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    patient, _ = await red_item(client, settings, centre)
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto(f"/console/patients/{patient.id}?days=7")
     chart = page.locator("#chart-systolic")
@@ -240,8 +219,8 @@ async def test_a_nurse_of_another_centre_gets_a_404_page_with_nothing_of_the_pat
     settings: Settings,
 ) -> None:
     centre, other = await create_centre(app, settings), await create_centre(app, settings)
-    patient, _ = await _red_item(client, settings, centre)
-    context = await _context(chromium, base, nurse_session(settings, [other.id]))
+    patient, _ = await red_item(client, settings, centre)
+    context = await nurse_context(chromium, base, nurse_session(settings, [other.id]))
     page = await context.new_page()
     answer = await page.goto(f"/console/patients/{patient.id}")
     assert answer is not None
@@ -264,7 +243,7 @@ async def test_an_idle_session_goes_to_login_and_back_and_a_forged_form_is_refus
 ) -> None:
     idle = settings.console_idle_minutes * 60
     stale = nurse_session(settings, ["salten"], seen=time.time() - idle - 5)
-    context = await _context(chromium, base, stale)
+    context = await nurse_context(chromium, base, stale)
     page = await context.new_page()
     await page.goto("/console?severity=red")
     await expect(page.get_by_text("ikke har gjort noe på en stund")).to_be_visible()
@@ -276,8 +255,8 @@ async def test_an_idle_session_goes_to_login_and_back_and_a_forged_form_is_refus
     await context.close()
 
     centre = await create_centre(app, settings)
-    patient, _ = await _red_item(client, settings, centre)
-    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    patient, _ = await red_item(client, settings, centre)
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto(f"/console/patients/{patient.id}")
     await page.evaluate(
@@ -308,7 +287,7 @@ async def test_the_care_plan_preview_counts_what_a_change_would_raise(
             json=blood_pressure(patient.id, systolic, 85),
             headers=patient.headers,
         )
-    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto(f"/console/patients/{patient.id}")
     await page.get_by_role("link", name="Endre behandlingsplan").click()
@@ -330,9 +309,9 @@ async def test_a_nurse_leader_reads_the_centre_page(
     settings: Settings,
 ) -> None:
     centre = await create_centre(app, settings)
-    await _red_item(client, settings, centre)
+    await red_item(client, settings, centre)
     leader = nurse_session(settings, [centre.id], extra_scopes=("user/MeasureReport.rs",))
-    context = await _context(chromium, base, leader)
+    context = await nurse_context(chromium, base, leader)
     page = await context.new_page()
     await page.goto("/console")
     await page.get_by_role("link", name="Sentralen", exact=True).click()
@@ -351,7 +330,7 @@ async def test_a_nurse_enrols_a_patient_from_the_console(
     from tests.factories import new_identity_number
 
     centre = await create_centre(app, settings)
-    context = await _context(chromium, base, nurse_session(settings, [centre.id]))
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto("/console")
     await page.get_by_role("link", name="Ny pasient").click()

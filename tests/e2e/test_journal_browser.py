@@ -12,12 +12,12 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from service.console.session import SESSION_COOKIE
 from service.journal import sender as journal_sender
 from service.settings import Settings
 from tests.console.helpers import nurse_session
-from tests.e2e.browser import VIEWPORT, look
-from tests.factories import blood_pressure, create_centre, enrol, queue_of, set_care_plan
+from tests.e2e.browser import look
+from tests.e2e.pages import nurse_context, red_item
+from tests.factories import create_centre
 from tests.journal.harness import Receiver, fast, journal_to, messages_of
 
 pytestmark = pytest.mark.e2e
@@ -50,19 +50,8 @@ async def test_a_nurse_resolves_an_item_and_sees_its_note_waiting_then_sent(
 ) -> None:
     centre = await create_centre(app, settings)
     await journal_to(client, centre, receiver.url)
-    patient = await enrol(client, settings, centre)
-    await set_care_plan(client, patient, "hypertension")
-    answer = await client.post(
-        "/fhir/Observation", json=blood_pressure(patient.id, 196, 101), headers=patient.headers
-    )
-    assert answer.status_code == 201, answer.text
-    [item] = await queue_of(client, centre)
-
-    nurse = nurse_session(settings, [centre.id])
-    context = await chromium.new_context(viewport=VIEWPORT, base_url=base, locale="nb-NO")
-    host = base.split("://", 1)[1].split(":", 1)[0]
-    cookie = {"name": SESSION_COOKIE, "value": nurse.cookie, "domain": host, "path": "/console"}
-    await context.add_cookies([cookie])  # type: ignore[list-item]
+    patient, item_id = await red_item(client, settings, centre)
+    context = await nurse_context(chromium, base, nurse_session(settings, [centre.id]))
     page = await context.new_page()
     await page.goto(f"/console/patients/{patient.id}")
     await expect(page.locator("#item-journal")).to_have_count(0)  # no note before the resolve
@@ -81,7 +70,7 @@ async def test_a_nurse_resolves_an_item_and_sees_its_note_waiting_then_sent(
     # The worker's turn (here, once, on the test's own engine): the note reaches the
     # receiving process, and the page says so on its next load.
     await journal_sender.send_due(app.state.dho.engine, fast(settings), app.state.dho.vault)
-    note = next(m for m in await messages_of(app, centre.id) if m.item_id == item["id"])
+    note = next(m for m in await messages_of(app, centre.id) if m.item_id == item_id)
     assert note.state == "sent"
     assert note.bundle_identifier in {r["identifier"] for r in receiver.received()}
     await page.reload()
