@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # `private_key_path` must name a file in it (service/journal/keys.py). Unset:
     # <var_dir>/journal-keys.
     journal_key_dir: Path | None = None
+    # The hosts a centre's receiver_url and token_url may name, comma-separated
+    # (service/journal/egress.py). Empty: any (then restrict egress at the network).
+    journal_receiver_hosts: str = ""
 
     # The nurse console (service/console). Its session cookie is encrypted and signed
     # with this key (base64, 32 bytes), so any API process can read any session;

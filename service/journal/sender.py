@@ -37,7 +37,7 @@ import orjson
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.journal import document, keys, repository
+from service.journal import document, egress, keys, repository
 from service.journal.models import JournalState
 from service.models_base import utcnow
 from service.patients.identity_vault import IdentityVault
@@ -192,6 +192,10 @@ class Sender:
             return Result(JournalState.failed, "journalling is not enabled for the centre")
         if patient is None:
             return Result(JournalState.dead, "the patient no longer exists")
+        if not all(
+            egress.allowed(self.settings, u) for u in (cfg.receiver_url, cfg.token_url) if u
+        ):
+            return Result(JournalState.failed, "the receiver's host is not one the operator allows")
         identity = self.vault.decrypt(patient.identity_ciphertext, patient.identity_key_id)
         outgoing = document.with_identity(claimed.document, patient.identity_system, identity)
         try:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from service.auth.principal import Principal
 from service.centres import repository as centres
 from service.errors import ApiError, Conflict, NotFound, Unprocessable
-from service.journal import document, keys, repository
+from service.journal import document, egress, keys, repository
 from service.journal.models import JournalItems, JournalKind, JournalState, journals
 from service.journal.schemas import (
     ItemJournal,
@@ -163,6 +163,11 @@ async def write_config(
 ) -> JournalConfigRead:
     if not await centres.exists_managed(conn, principal, centre_id):
         raise NotFound("no such centre")
+    for field, url in (("receiver_url", body.receiver_url), ("token_url", body.token_url)):
+        if url is not None and not egress.allowed(settings, str(url)):
+            raise Unprocessable(
+                f"{field}: its host is not one the operator allows (DHO_JOURNAL_RECEIVER_HOSTS)"
+            )
     if body.private_key_path is not None and keys.key_file(settings, body.private_key_path) is None:
         raise Unprocessable(
             "private_key_path: must name a file in the operator's key folder (DHO_JOURNAL_KEY_DIR)"

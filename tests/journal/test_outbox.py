@@ -175,3 +175,43 @@ async def test_a_private_key_outside_the_operators_key_folder_is_refused(
         f"/api/centres/{centre.id}/journal-config", headers=auth(centre.admin_token)
     )
     assert stored.status_code == 404  # nothing was stored
+
+
+async def test_the_operator_fences_where_the_journal_may_send(
+    client: httpx.AsyncClient, app: Any, settings: Any, fresh_receiver: Receiver
+) -> None:
+    """With DHO_JOURNAL_RECEIVER_HOSTS set, a receiver elsewhere is refused when an admin
+    sets it, and a message to a host taken off the list waits, saying why, until the
+    operator allows it again."""
+    centre, patient = await _patient(client, app, settings)
+    state = app.state.dho
+    fenced = settings.model_copy(update={"journal_receiver_hosts": "epj.example.no"})
+    state.settings = fenced
+    try:
+        for url in ("http://169.254.169.254/latest", "http://127.0.0.1:5432/fhir/Bundle"):
+            body = {"enabled": True, "receiver_url": url}
+            response = await client.put(
+                f"/api/centres/{centre.id}/journal-config",
+                json=body,
+                headers=auth(centre.admin_token),
+            )
+            assert response.status_code == 422, (url, response.text)
+            assert "receiver_url" in response.text
+    finally:
+        state.settings = settings
+    await journal_to(client, centre, fresh_receiver.url)  # allowed while the list is unset
+    await red_item_resolved(client, patient)
+    before = len(fresh_receiver.received())
+    await journal_sender.send_due(state.engine, fast(fenced), state.vault)
+    [waiting] = await messages_of(app, centre.id)
+    assert waiting.state == "failed"
+    assert waiting.last_error == "the receiver's host is not one the operator allows"
+    assert len(fresh_receiver.received()) == before  # nothing went out
+    allowed = fast(settings, journal_receiver_hosts="epj.example.no, 127.0.0.1")
+    for _ in range(20):  # its backoff is tenths of a second in this test
+        await journal_sender.send_due(state.engine, allowed, state.vault)
+        if (await messages_of(app, centre.id))[0].state == "sent":
+            break
+        await asyncio.sleep(0.1)
+    assert [m.state for m in await messages_of(app, centre.id)] == ["sent"]
+    assert len(fresh_receiver.received()) == before + 1
