@@ -18,12 +18,9 @@ import time
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.scratch import scratch_database
 from service.app import create_app
-from service.migrate import upgrade
 from service.settings import Settings
 from tests.console.helpers import browser, nurse_session
 from tests.factories import blood_pressure, create_centre, enrol, set_care_plan
@@ -33,21 +30,9 @@ TARGET_MS = 300.0
 
 
 async def _with_database(server: str, items: int, rounds: int) -> None:
-    name = f"dho_bench_console_{os.getpid()}"
-    admin = create_async_engine(
-        make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with scratch_database(server, "dho_bench_console") as url:
         with tempfile.TemporaryDirectory() as var:
             await _measure(url, Path(var), items, rounds)
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 async def _measure(url: str, var: Path, items: int, rounds: int) -> None:

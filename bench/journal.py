@@ -34,12 +34,10 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.scratch import scratch_database
 from service.app import create_app
 from service.journal import repository
-from service.migrate import upgrade
 from service.models_base import utcnow
 from service.settings import Settings
 from tests.factories import create_centre, enrol, set_care_plan
@@ -50,15 +48,7 @@ DHO = str(Path(sys.executable).parent / "dho")
 
 
 async def _with_database(server: str, args: argparse.Namespace) -> None:
-    name = f"dho_bench_journal_{os.getpid()}"
-    admin = create_async_engine(
-        make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    async with admin.connect() as conn:
-        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(upgrade, url)
+    async with scratch_database(server, "dho_bench_journal") as url:
         with tempfile.TemporaryDirectory() as var:
             receiver = Receiver(Path(var))
             await asyncio.to_thread(receiver.start)
@@ -66,10 +56,6 @@ async def _with_database(server: str, args: argparse.Namespace) -> None:
                 await _measure(url, Path(var), receiver, args)
             finally:
                 receiver.stop()
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
 
 
 def _worker(settings: Settings) -> subprocess.Popen[bytes]:
